@@ -1,0 +1,4 @@
+export * from './lifecycle.js';
+export * from './schemas.js';
+export * from './order-decider.js';
+export * from './order-service.js';

@@ -1,0 +1,215 @@
+import { v4 as uuidv4, v5 as uuidv5 } from 'uuid';
+import { z } from 'zod';
+import type { RecordedEvent } from '../events.js';
+import { createCommandHandler, type CommandResult, type RetryPolicy } from '../handler.js';
+import type { EventStore } from '../store/event-store.js';
+import { parseOrThrow } from '../validation.js';
+import { defaultLifecycle, type Lifecycle } from './lifecycle.js';
+import { createOrderDecider, OrderNotFoundError, orderStream, type Order } from './order-decider.js';
+import {
+  orderCommandSchema,
+  placeOrderInputSchema,
+  type Money,
+  type OrderCommand,
+  type OrderEvent,
+  type PlaceOrderInput,
+} from './schemas.js';
+
+/** Who is asking and how to recognise a retry. */
+export interface CommandOptions {
+  /** Who asks: a user id, `system`, a bot. Default `system`. */
+  actor?: string;
+  /**
+   * Send the same id when retrying a request whose answer was lost: the retry is absorbed and
+   * returns the first result. Default: a fresh id, so every call counts as a new request.
+   */
+  commandId?: string;
+  correlationId?: string;
+  causationId?: string;
+}
+
+/** What a command did to an order. */
+export interface OrderChange {
+  order: Order;
+  /** True when the command wrote events. */
+  applied: boolean;
+  /** True when the order already satisfied the command: nothing written, no error. */
+  noop: boolean;
+  /** True when this command id had already been applied (a retried request). */
+  duplicate: boolean;
+  events: OrderEvent[];
+  /** Global position of the command's last event; pass it to a projection's `waitFor`. */
+  position: bigint | null;
+}
+
+/** One line of an order's audit trail. */
+export interface HistoryEntry {
+  version: bigint;
+  position: bigint;
+  type: OrderEvent['type'];
+  data: OrderEvent['data'];
+  actor?: string;
+  reason?: string;
+  at: string;
+  recordedAt: Date;
+  commandId?: string;
+  correlationId?: string;
+  causationId?: string;
+}
+
+export interface OrderServiceOptions {
+  store: EventStore;
+  /** Default: {@link defaultLifecycle}. */
+  lifecycle?: Lifecycle<string>;
+  /** Default: the system clock. */
+  clock?: () => Date;
+  retry?: Partial<RetryPolicy>;
+}
+
+/** The order API a service calls. Every method validates its input and throws `ValidationError` naming the field. */
+export interface OrderService {
+  /**
+   * Places an order, idempotently: the order id derives from `idempotencyKey`, so placing again
+   * with the same key returns the existing order (`applied: false`). The same key with different
+   * contents throws `IdempotencyConflictError`.
+   */
+  placeOrder(input: PlaceOrderInput, options?: CommandOptions): Promise<OrderChange & { orderId: string }>;
+  /**
+   * Moves an order to `to`. Asking for the current status is a no-op; a move the lifecycle forbids
+   * throws `InvalidTransitionError`.
+   */
+  changeStatus(orderId: string, to: string, options?: CommandOptions & { reason?: string }): Promise<OrderChange>;
+  cancel(orderId: string, options: CommandOptions & { reason: string }): Promise<OrderChange>;
+  recordPayment(orderId: string, payment: { paymentId: string; amount: Money }, options?: CommandOptions): Promise<OrderChange>;
+  /** Fulfillment: the order enters `submitting` (attempt n+1). */
+  startSubmission(orderId: string, options?: CommandOptions & { reason?: string }): Promise<OrderChange>;
+  /** Fulfillment: the provider accepted the order under `providerRequestId`; the order is `submitted`. */
+  recordProviderRequest(orderId: string, providerRequestId: string, options?: CommandOptions): Promise<OrderChange>;
+  markProcessing(orderId: string, options?: CommandOptions): Promise<OrderChange>;
+  completeFulfillment(orderId: string, options?: CommandOptions & { reason?: string }): Promise<OrderChange>;
+  failFulfillment(orderId: string, options: CommandOptions & { reason: string }): Promise<OrderChange>;
+  /** Records the order's number (the order-numbers projection calls it; numbers never change). */
+  assignNumber(orderId: string, assignment: { number: string; prefix: string; day: string }, options?: CommandOptions): Promise<OrderChange>;
+  /** @throws OrderNotFoundError */
+  getOrder(orderId: string): Promise<Order>;
+  /** The audit trail: every event of the order with who, why, when and correlation. @throws OrderNotFoundError */
+  history(orderId: string): Promise<HistoryEntry[]>;
+  /** The order id that `idempotencyKey` places. */
+  orderIdFor(idempotencyKey: string): string;
+}
+
+const ORDER_ID_NAMESPACE = '8c3c1f4e-2a55-4d1e-b0a4-6f2f9e7d5a10';
+
+/** The order id an idempotency key maps to (uuid v5): the same key always names the same order. */
+export function orderIdFor(idempotencyKey: string): string {
+  return uuidv5(idempotencyKey, ORDER_ID_NAMESPACE);
+}
+
+const orderIdSchema = z.uuid('must be an order id (UUID)');
+const optionsSchema = z.object({
+  actor: z.string().min(1).max(200).optional(),
+  commandId: z.string().min(1).max(200).optional(),
+  correlationId: z.string().min(1).max(200).optional(),
+  causationId: z.string().min(1).max(200).optional(),
+  reason: z.string().min(1).max(2000).optional(),
+});
+
+/** Creates the order service over any {@link EventStore}. */
+export function createOrderService(options: OrderServiceOptions): OrderService {
+  const lifecycle = options.lifecycle ?? defaultLifecycle;
+  const clock = options.clock ?? (() => new Date());
+  const decider = createOrderDecider(lifecycle);
+  const statusSchema = z.enum(lifecycle.statuses as [string, ...string[]]);
+  const handler = createCommandHandler({ store: options.store, decider, ...(options.retry && { retry: options.retry }) });
+
+  type Body = Record<string, unknown> & { type: OrderCommand['type'] };
+
+  async function run(orderId: string, body: Body, opts: CommandOptions & { reason?: string } = {}): Promise<OrderChange> {
+    parseOrThrow(orderIdSchema, orderId, 'order id');
+    const o = parseOrThrow(optionsSchema, opts, 'command options');
+    const now = clock();
+    const command = parseOrThrow(
+      orderCommandSchema,
+      { ...body, orderId, actor: o.actor ?? 'system', at: now.toISOString(), ...(o.reason !== undefined && { reason: o.reason }) },
+      `${body.type} command`,
+    );
+    const result = await handler.handle(orderStream(orderId), command, {
+      commandId: o.commandId ?? uuidv4(),
+      actor: command.actor,
+      occurredAt: now,
+      ...(o.correlationId !== undefined && { correlationId: o.correlationId }),
+      ...(o.causationId !== undefined && { causationId: o.causationId }),
+    });
+    return toChange(orderId, result);
+  }
+
+  function toChange(orderId: string, result: CommandResult<OrderEvent, Order | null>): OrderChange {
+    if (result.state === null) throw new OrderNotFoundError(orderId);
+    return {
+      order: result.state,
+      applied: !result.noop && !result.duplicate,
+      noop: result.noop,
+      duplicate: result.duplicate,
+      events: result.events,
+      position: result.position,
+    };
+  }
+
+  async function load(orderId: string) {
+    parseOrThrow(orderIdSchema, orderId, 'order id');
+    const loaded = await handler.load(orderStream(orderId));
+    if (loaded.state === null) throw new OrderNotFoundError(orderId);
+    return { order: loaded.state, events: loaded.events };
+  }
+
+  return {
+    orderIdFor,
+    async placeOrder(input, opts = {}) {
+      const valid = parseOrThrow(placeOrderInputSchema, input, 'PlaceOrder input');
+      const orderId = orderIdFor(valid.idempotencyKey);
+      // The command id derives from the key too: five deliveries of one payment callback are one command.
+      const change = await run(orderId, { type: 'PlaceOrder', ...valid }, { commandId: `place:${valid.idempotencyKey}`, ...opts });
+      return { ...change, orderId };
+    },
+    async changeStatus(orderId, to, opts) {
+      return run(orderId, { type: 'ChangeStatus', to: parseOrThrow(statusSchema, to, 'status change') }, opts);
+    },
+    cancel: (orderId, opts) => run(orderId, { type: 'CancelOrder' }, opts),
+    recordPayment: (orderId, payment, opts) =>
+      run(orderId, { type: 'RecordPayment', paymentId: payment?.paymentId, amount: payment?.amount }, opts),
+    startSubmission: (orderId, opts) => run(orderId, { type: 'StartSubmission' }, opts),
+    recordProviderRequest: (orderId, providerRequestId, opts) =>
+      run(orderId, { type: 'RecordProviderRequest', providerRequestId }, opts),
+    markProcessing: (orderId, opts) => run(orderId, { type: 'MarkProcessing' }, opts),
+    completeFulfillment: (orderId, opts) => run(orderId, { type: 'CompleteFulfillment' }, opts),
+    failFulfillment: (orderId, opts) => run(orderId, { type: 'FailFulfillment' }, opts),
+    assignNumber: (orderId, assignment, opts) => run(orderId, { type: 'AssignOrderNumber', ...assignment }, opts),
+    async getOrder(orderId) {
+      return (await load(orderId)).order;
+    },
+    async history(orderId) {
+      const { events } = await load(orderId);
+      return events.map((event) => toHistoryEntry(event as RecordedEvent<OrderEvent['type'], OrderEvent['data']>));
+    },
+  };
+}
+
+function toHistoryEntry(event: RecordedEvent<OrderEvent['type'], OrderEvent['data']>): HistoryEntry {
+  const data = event.data as Partial<{ by: string; placedBy: string; reason: string; at: string; placedAt: string }>;
+  const meta = event.metadata;
+  const entry: HistoryEntry = {
+    version: event.streamVersion,
+    position: event.globalPosition,
+    type: event.type,
+    data: event.data,
+    at: data.at ?? data.placedAt ?? meta.occurredAt ?? event.recordedAt.toISOString(),
+    recordedAt: event.recordedAt,
+  };
+  const actor = data.by ?? data.placedBy ?? meta.actor;
+  if (actor !== undefined) entry.actor = actor;
+  if (data.reason !== undefined) entry.reason = data.reason;
+  if (meta.commandId !== undefined) entry.commandId = meta.commandId;
+  if (meta.correlationId !== undefined) entry.correlationId = meta.correlationId;
+  if (meta.causationId !== undefined) entry.causationId = meta.causationId;
+  return entry;
+}

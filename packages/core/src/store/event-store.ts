@@ -1,0 +1,136 @@
+import type { NewEvent, RecordedEvent } from '../events.js';
+
+/**
+ * What an append expects of the stream:
+ * - `'any'`: no check;
+ * - `'no_stream'`: the stream must not exist yet (creating an order, a numbering slot);
+ * - `'stream_exists'`: the stream must have at least one event;
+ * - a `bigint`: the version of the stream's last event (0-based), as the writer read it.
+ */
+export type ExpectedVersion = 'any' | 'no_stream' | 'stream_exists' | bigint;
+
+/** The outcome of a successful append (or of an absorbed retry of one). */
+export interface AppendResult {
+  /** The version of the last event now in the stream: the expected version of the next append. */
+  nextExpectedVersion: bigint;
+  /** The global position of the batch's last event. */
+  lastGlobalPosition: bigint;
+}
+
+export interface AppendOptions {
+  expectedVersion: ExpectedVersion;
+}
+
+export interface ReadStreamOptions {
+  /** First version to read (forwards) or last version to read (backwards). */
+  fromVersion?: bigint;
+  maxCount?: number;
+  direction?: 'forwards' | 'backwards';
+}
+
+export interface ReadStreamResult {
+  /** The stream's current version (its last event's), or `null` when the stream does not exist. */
+  version: bigint | null;
+  events: RecordedEvent[];
+}
+
+/** Which events of the global log a reader wants. An empty filter matches everything. */
+export interface LogFilter {
+  /** Only these event types. */
+  eventTypes?: readonly string[];
+  /** Only streams whose name starts with one of these. */
+  streamPrefixes?: readonly string[];
+}
+
+export interface ReadAllOptions {
+  /** Deliver events with a global position strictly greater than this. Default {@link START}. */
+  after?: bigint;
+  maxCount?: number;
+  filter?: LogFilter;
+}
+
+export interface SubscribeOptions {
+  /** Deliver events with a global position strictly greater than this. Default {@link START}. */
+  after?: bigint;
+  filter?: LogFilter;
+  /**
+   * Called once per event, in log order, one at a time: the next call waits for the returned
+   * promise. If it throws, the subscription stops and `onError` is called.
+   */
+  onEvent(event: RecordedEvent): void | Promise<void>;
+  /** Called each time delivery has reached the head of the log (after catch-up, then whenever idle). */
+  onCaughtUp?(position: bigint): void;
+  /** The subscription stopped because of this error. */
+  onError?(error: unknown): void;
+}
+
+/** A running subscription. */
+export interface Subscription {
+  /** Stops delivery; resolves once no `onEvent` call is running. */
+  stop(): Promise<void>;
+  /** Resolves when the subscription has ended, by `stop()` or by an error. */
+  readonly done: Promise<void>;
+}
+
+/** Global position "before the first event". Positions of stored events are always greater. */
+export const START = 0n;
+
+/**
+ * The port every store implements. The promises each keeps (optimistic concurrency, idempotent
+ * retry, a gap-free global log, atomic batches, validation before writing) are proven by one
+ * contract suite that runs against every store.
+ */
+export interface EventStore {
+  /**
+   * Appends all `events` to `stream` atomically if the stream matches `expectedVersion`.
+   * Re-appending events whose ids are already at that place in the stream succeeds, writes nothing
+   * and returns the original result, whatever the expected version.
+   * @throws WrongExpectedVersionError when the stream does not match; nothing is written.
+   * @throws ValidationError for a bad stream name, event type, id or payload; nothing is written.
+   * @throws DuplicateEventIdError when an id is already stored elsewhere; nothing is written.
+   */
+  appendToStream(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult>;
+
+  /** Reads a stream. A stream that does not exist reads as `{ version: null, events: [] }`. */
+  readStream(stream: string, options?: ReadStreamOptions): Promise<ReadStreamResult>;
+
+  /** Reads the global log in order, after a position. Never skips an event that commits later. */
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
+
+  /** Catch-up from a position, then live. Every matching event is delivered exactly once, in order. */
+  subscribeToAll(options: SubscribeOptions): Subscription;
+
+  /** The global position of the last event a reader can see, or {@link START} when the log is empty. */
+  headPosition(): Promise<bigint>;
+
+  /** Releases what the store holds (connections, timers); stops its subscriptions. */
+  close(): Promise<void>;
+}
+
+/** True when `event` passes `filter`. Stores use it for filtering they cannot push down. */
+export function matchesFilter(event: { type: string; streamName: string }, filter: LogFilter | undefined): boolean {
+  if (!filter) return true;
+  if (filter.eventTypes && filter.eventTypes.length > 0 && !filter.eventTypes.includes(event.type)) return false;
+  if (
+    filter.streamPrefixes &&
+    filter.streamPrefixes.length > 0 &&
+    !filter.streamPrefixes.some((prefix) => event.streamName.startsWith(prefix))
+  ) {
+    return false;
+  }
+  return true;
+}
+
+/** True when a stream at `actual` (null: no stream) satisfies `expected`. */
+export function versionMatches(expected: ExpectedVersion, actual: bigint | null): boolean {
+  switch (expected) {
+    case 'any':
+      return true;
+    case 'no_stream':
+      return actual === null;
+    case 'stream_exists':
+      return actual !== null;
+    default:
+      return actual === expected;
+  }
+}

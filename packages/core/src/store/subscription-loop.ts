@@ -1,0 +1,73 @@
+import type { RecordedEvent } from '../events.js';
+import { START, type LogFilter, type SubscribeOptions, type Subscription } from './event-store.js';
+
+/** What a store gives {@link runSubscription}: a way to read the next page, and a way to wait for more. */
+export interface LogSource {
+  /**
+   * Reads up to `maxCount` matching events after `after`. `position` is where the next read
+   * continues: the last event's position, or further when the store skipped non-matching events.
+   */
+  readPage(after: bigint, filter: LogFilter | undefined, maxCount: number): Promise<{ events: RecordedEvent[]; position: bigint }>;
+  /** Resolves when events after `position` may exist (or when `signal` aborts). May resolve early. */
+  waitForEvents(position: bigint, signal: AbortSignal): Promise<void>;
+}
+
+const PAGE_SIZE = 500;
+
+/**
+ * The catch-up-then-live loop shared by the stores: read pages from the cursor, deliver each event
+ * in order, and when a read comes back empty, report being caught up and wait for the store to say
+ * there may be more. Each event is delivered once because the cursor only moves past delivered (or
+ * skipped) positions, and the store's `readPage` never returns a position a later commit could fill.
+ */
+export function runSubscription(source: LogSource, options: SubscribeOptions): Subscription {
+  const abort = new AbortController();
+  let cursor = options.after ?? START;
+
+  const loop = async () => {
+    while (!abort.signal.aborted) {
+      const page = await source.readPage(cursor, options.filter, PAGE_SIZE);
+      for (const event of page.events) {
+        if (abort.signal.aborted) return;
+        await options.onEvent(event);
+        cursor = event.globalPosition;
+      }
+      if (abort.signal.aborted) return;
+      if (page.position > cursor) cursor = page.position;
+      if (page.events.length === 0) {
+        options.onCaughtUp?.(cursor);
+        await source.waitForEvents(cursor, abort.signal);
+      }
+    }
+  };
+
+  const done = loop().then(
+    () => undefined,
+    (error: unknown) => {
+      abort.abort();
+      if (options.onError) options.onError(error);
+    },
+  );
+
+  return {
+    done,
+    async stop() {
+      abort.abort();
+      await done;
+    },
+  };
+}
+
+/** A promise that resolves after `ms`, or at once when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

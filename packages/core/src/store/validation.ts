@@ -1,0 +1,136 @@
+import { ValidationError, type ValidationIssue } from '../errors.js';
+import type { NewEvent } from '../events.js';
+import type { ExpectedVersion } from './event-store.js';
+
+/** Limits every store enforces before writing, so bad input fails the same way everywhere. */
+export interface AppendLimits {
+  /** Largest JSON size of one event's data plus metadata, in bytes. Default 1 MiB. */
+  maxEventBytes: number;
+  /** Most events in one append. Default 10,000. */
+  maxBatchSize: number;
+}
+
+export const DEFAULT_APPEND_LIMITS: AppendLimits = { maxEventBytes: 1024 * 1024, maxBatchSize: 10_000 };
+
+const STREAM_NAME_MAX = 200;
+const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,199}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Issues with a stream name: non-empty, at most 200 characters, no spaces or control characters, no leading `$`. */
+export function streamNameIssues(stream: unknown, path = 'stream'): ValidationIssue[] {
+  if (typeof stream !== 'string') return [{ path, message: `expected a string, got ${typeName(stream)}` }];
+  if (stream.length === 0) return [{ path, message: 'must not be empty' }];
+  if (stream.length > STREAM_NAME_MAX) return [{ path, message: `must be at most ${STREAM_NAME_MAX} characters` }];
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/.test(stream)) return [{ path, message: 'must not contain spaces or control characters' }];
+  if (stream.startsWith('$')) return [{ path, message: 'must not start with "$" (reserved for system streams)' }];
+  return [];
+}
+
+/**
+ * Checks an append before any store sees it, and returns the events as they will be stored: data
+ * and metadata copied through JSON, so what a reader gets back is exactly what any store keeps.
+ * @throws ValidationError naming every failing field; nothing is written.
+ */
+export function validateAppend(
+  stream: unknown,
+  events: readonly NewEvent[],
+  expectedVersion: ExpectedVersion,
+  limits: AppendLimits = DEFAULT_APPEND_LIMITS,
+): NewEvent[] {
+  const issues: ValidationIssue[] = [...streamNameIssues(stream)];
+  if (typeof expectedVersion === 'bigint') {
+    if (expectedVersion < 0n) issues.push({ path: 'expectedVersion', message: 'must be 0 or greater' });
+  } else if (!['any', 'no_stream', 'stream_exists'].includes(expectedVersion as string)) {
+    issues.push({ path: 'expectedVersion', message: `expected 'any', 'no_stream', 'stream_exists' or a bigint` });
+  }
+  if (!Array.isArray(events)) {
+    issues.push({ path: 'events', message: `expected an array, got ${typeName(events)}` });
+    throw new ValidationError('append', issues);
+  }
+  if (events.length === 0) issues.push({ path: 'events', message: 'must contain at least one event' });
+  if (events.length > limits.maxBatchSize) {
+    issues.push({ path: 'events', message: `must contain at most ${limits.maxBatchSize} events` });
+  }
+  const seen = new Set<string>();
+  const stored: NewEvent[] = [];
+  events.forEach((event, i) => {
+    const at = `events.${i}`;
+    if (typeof event !== 'object' || event === null) {
+      issues.push({ path: at, message: `expected an event object, got ${typeName(event)}` });
+      return;
+    }
+    if (typeof event.id !== 'string' || !UUID.test(event.id)) {
+      issues.push({ path: `${at}.id`, message: 'must be a UUID' });
+    } else {
+      const id = event.id.toLowerCase();
+      if (seen.has(id)) issues.push({ path: `${at}.id`, message: `repeats the id ${id} within one append` });
+      seen.add(id);
+    }
+    if (typeof event.type !== 'string' || !EVENT_TYPE.test(event.type)) {
+      issues.push({
+        path: `${at}.type`,
+        message: 'must start with a letter and hold only letters, digits, "_", ".", ":" or "-" (at most 200)',
+      });
+    }
+    issues.push(...jsonIssues(event.data, `${at}.data`));
+    if (event.metadata !== undefined) {
+      if (!isPlainObject(event.metadata)) issues.push({ path: `${at}.metadata`, message: 'must be an object' });
+      else issues.push(...jsonIssues(event.metadata, `${at}.metadata`));
+    }
+    if (issues.length > 0) return;
+    const data = JSON.stringify(event.data);
+    const metadata = JSON.stringify(event.metadata ?? {});
+    const bytes = Buffer.byteLength(data) + Buffer.byteLength(metadata);
+    if (bytes > limits.maxEventBytes) {
+      issues.push({ path: at, message: `is ${bytes} bytes of JSON; the limit is ${limits.maxEventBytes}` });
+      return;
+    }
+    stored.push({ id: event.id.toLowerCase(), type: event.type, data: JSON.parse(data), metadata: JSON.parse(metadata) });
+  });
+  if (issues.length > 0) throw new ValidationError('append', issues);
+  return stored;
+}
+
+/** Issues that keep `value` from being stored as JSON unchanged (only the first few are listed). */
+function jsonIssues(value: unknown, path: string, depth = 0, out: ValidationIssue[] = []): ValidationIssue[] {
+  if (out.length >= 5) return out;
+  if (depth > 64) {
+    out.push({ path, message: 'is nested more than 64 levels deep' });
+    return out;
+  }
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return out;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) out.push({ path, message: `must be a finite number, got ${value}` });
+    return out;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => {
+      if (item === undefined) out.push({ path: `${path}.${i}`, message: 'must not be undefined' });
+      else jsonIssues(item, `${path}.${i}`, depth + 1, out);
+    });
+    return out;
+  }
+  if (isPlainObject(value)) {
+    for (const [key, item] of Object.entries(value)) {
+      // An undefined property is how an optional field is left out; JSON drops it, which is intended.
+      if (item !== undefined) jsonIssues(item, `${path}.${key}`, depth + 1, out);
+    }
+    return out;
+  }
+  out.push({ path, message: `must be JSON (object, array, string, finite number, boolean or null), got ${typeName(value)}` });
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
+  return typeof value;
+}

@@ -1,0 +1,2 @@
+/** Test helpers for code built on Ordo. Imported as `@ordo/core/testing`; no test framework needed. */
+export * from './specification.js';

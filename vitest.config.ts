@@ -1,0 +1,21 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+// Tests run against the TypeScript sources, so `pnpm test` needs no build first.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@ordo\/core\/testing$/, replacement: src('./packages/core/src/testing/index.ts') },
+      { find: /^@ordo\/core$/, replacement: src('./packages/core/src/index.ts') },
+      { find: /^@ordo\/postgres$/, replacement: src('./packages/adapters/postgres/src/index.ts') },
+      { find: /^@ordo\/eventstoredb$/, replacement: src('./packages/adapters/eventstoredb/src/index.ts') },
+    ],
+  },
+  test: {
+    include: ['packages/**/src/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});

@@ -1,0 +1,56 @@
+import { OrdoError } from '../errors.js';
+
+/**
+ * Another copy of the projection moved the checkpoint first. Nothing was stored; the loser re-reads
+ * the checkpoint and carries on from there (its effects, if any, were fenced or are absorbed).
+ */
+export class CheckpointConflictError extends OrdoError {
+  override name = 'CheckpointConflictError';
+  constructor(
+    readonly projection: string,
+    readonly expected: bigint | null,
+    readonly actual: bigint | null,
+  ) {
+    super(
+      `Checkpoint of projection "${projection}" moved: expected ${expected ?? 'none'}, found ${actual ?? 'none'}`,
+    );
+  }
+}
+
+/**
+ * Where projections keep their position in the global log. Every write is compare-and-set, so two
+ * copies of one projection can never both advance it.
+ *
+ * `Tx` is the handle a store passes to projection code when it can write the projection's output
+ * and its checkpoint in one transaction (PostgreSQL passes a `pg` client); `undefined` otherwise.
+ */
+export interface CheckpointStore<Tx = undefined> {
+  /** The stored position, or `null` when the projection has none yet. */
+  read(name: string): Promise<bigint | null>;
+  /**
+   * Stores `position` if the stored checkpoint is still `expected` (`null`: none).
+   * @throws CheckpointConflictError otherwise; nothing is stored.
+   */
+  store(name: string, position: bigint, expected: bigint | null): Promise<void>;
+  /**
+   * Runs `work` and stores the checkpoint in one transaction: both happen or neither does. Stores
+   * that cannot do this leave it out, and projections make their effects idempotent instead.
+   * @throws CheckpointConflictError when the checkpoint is no longer `expected` (work is rolled back).
+   */
+  transaction?<T>(name: string, position: bigint, expected: bigint | null, work: (tx: Tx) => Promise<T>): Promise<T>;
+}
+
+/** Checkpoints in memory: for tests, the demo, and projections whose output is itself in memory. */
+export class MemoryCheckpointStore implements CheckpointStore {
+  private readonly positions = new Map<string, bigint>();
+
+  async read(name: string): Promise<bigint | null> {
+    return this.positions.get(name) ?? null;
+  }
+
+  async store(name: string, position: bigint, expected: bigint | null): Promise<void> {
+    const actual = this.positions.get(name) ?? null;
+    if (actual !== expected) throw new CheckpointConflictError(name, expected, actual);
+    this.positions.set(name, position);
+  }
+}

@@ -13,3 +13,4 @@ export * from './store/memory-store.js';
 export * from './store/validation.js';
 export { runSubscription, sleep, type LogSource } from './store/subscription-loop.js';
 export * from './order/index.js';
+export * from './projections/index.js';

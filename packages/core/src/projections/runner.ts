@@ -1,0 +1,291 @@
+import { OrdoError } from '../errors.js';
+import type { RecordedEvent } from '../events.js';
+import { START, type EventStore, type Subscription } from '../store/event-store.js';
+import { sleep } from '../store/subscription-loop.js';
+import { CheckpointConflictError, type CheckpointStore } from './checkpoints.js';
+
+/** What a projection's code gets with each event. */
+export interface ProjectionContext<Tx = undefined> {
+  /**
+   * The transaction the checkpoint will be stored in, when the checkpoint store has one
+   * (PostgreSQL: a `pg` client inside BEGIN). Write read models through it and they commit
+   * together with the checkpoint: exactly once, without deterministic-id tricks.
+   */
+  tx: Tx;
+}
+
+/**
+ * A projection: a name (its checkpoint's key), which events it reads, and what it does with each.
+ *
+ * Without a transactional checkpoint store, an event can be handed over again after a crash that
+ * came between its effect and the checkpoint: make effects idempotent, e.g. by appending events
+ * with ids derived from the cause (`eventIdFor`), which the store absorbs when repeated.
+ */
+export interface Projection<Tx = undefined> {
+  name: string;
+  /** Only events of these types (default: all). */
+  eventTypes?: readonly string[];
+  /** Only events of streams with these prefixes (default: all). */
+  streamPrefixes?: readonly string[];
+  handle(event: RecordedEvent, context: ProjectionContext<Tx>): Promise<void> | void;
+}
+
+/** A projection stopped on an event it could not handle. Restarting resumes at that event. */
+export class ProjectionFailedError extends OrdoError {
+  override name = 'ProjectionFailedError';
+  constructor(
+    readonly projection: string,
+    readonly event: { stream: string; version: bigint; position: bigint; type: string },
+    readonly attempts: number,
+    override readonly cause: unknown,
+  ) {
+    super(
+      `Projection "${projection}" stopped after ${attempts} attempts at ${event.type} ` +
+        `(stream "${event.stream}", version ${event.version}, position ${event.position}): ${describe(cause)}`,
+    );
+  }
+}
+
+/** A wait for a projection ran out of time. */
+export class ProjectionTimeoutError extends OrdoError {
+  override name = 'ProjectionTimeoutError';
+  constructor(
+    readonly projection: string,
+    readonly position: bigint,
+    readonly timeoutMs: number,
+  ) {
+    super(`Projection "${projection}" did not reach position ${position} within ${timeoutMs} ms`);
+  }
+}
+
+export interface ProjectionRunnerOptions<Tx = undefined> {
+  store: EventStore;
+  checkpoints: CheckpointStore<Tx>;
+  projection: Projection<Tx>;
+  /** Store the checkpoint at least every this many events (and whenever caught up). Default 100. */
+  checkpointEvery?: number;
+  /** Retries of a failing event before the projection stops. Default 5 attempts, backoff 50 ms doubling to 2 s. */
+  retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /** Called when the projection stops on a poison event. */
+  onFailure?(error: ProjectionFailedError): void;
+}
+
+/** Runs one projection: catch-up from its checkpoint, then live. */
+export interface ProjectionRunner {
+  readonly name: string;
+  /** Starts reading (no-op when running). Resolves once the checkpoint is read and delivery begun. */
+  start(): Promise<void>;
+  /** Stops after the event in hand, storing the checkpoint of what was done. */
+  stop(): Promise<void>;
+  /** Resolves once every event up to `position` has been handled. Rejects if the projection fails or times out. */
+  waitFor(position: bigint, options?: { timeoutMs?: number }): Promise<void>;
+  /** Waits until the projection has handled the log as it is now. */
+  waitUntilCaughtUp(options?: { timeoutMs?: number }): Promise<void>;
+  /** How far behind the log head the projection is, in global positions (for monitoring). */
+  lag(): Promise<bigint>;
+  /** Position of the last event handled (or skipped by the filter). */
+  readonly position: bigint;
+  readonly status: 'stopped' | 'running' | 'failed';
+  /** Why it stopped, when `status` is `failed`. */
+  readonly failure: ProjectionFailedError | undefined;
+}
+
+/**
+ * Creates a runner. Events reach `handle` in log order, one at a time. The checkpoint is written
+ * with compare-and-set: if another copy of the projection moved it, this copy re-reads it and
+ * carries on from there, so the two never both advance it.
+ */
+export function createProjectionRunner<Tx = undefined>(options: ProjectionRunnerOptions<Tx>): ProjectionRunner {
+  const { store, checkpoints, projection } = options;
+  const checkpointEvery = options.checkpointEvery ?? 100;
+  const retry = { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 2000, ...options.retry };
+
+  let status: ProjectionRunner['status'] = 'stopped';
+  let failure: ProjectionFailedError | undefined;
+  let subscription: Subscription | undefined;
+  /** The checkpoint as stored (compare-and-set expects it). */
+  let stored: bigint | null = null;
+  /** Everything up to here has been handled. */
+  let position: bigint = START;
+  let sinceCheckpoint = 0;
+  /** Serialises event handling and checkpoint writes. */
+  let queue: Promise<void> = Promise.resolve();
+  let waiters: { position: bigint; resolve: () => void; reject: (e: Error) => void }[] = [];
+  let stopping = false;
+
+  const transactional = typeof checkpoints.transaction === 'function';
+
+  function settleWaiters() {
+    waiters = waiters.filter((w) => {
+      if (position >= w.position) w.resolve();
+      else if (failure) w.reject(failure);
+      else return true;
+      return false;
+    });
+  }
+
+  async function saveCheckpoint(to: bigint) {
+    if (stored !== null && to <= stored) return;
+    await checkpoints.store(projection.name, to, stored);
+    stored = to;
+    sinceCheckpoint = 0;
+  }
+
+  async function handleWithRetry(event: RecordedEvent) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (transactional) {
+          await checkpoints.transaction!(projection.name, event.globalPosition, stored, (tx) =>
+            Promise.resolve(projection.handle(event, { tx })),
+          );
+          stored = event.globalPosition;
+        } else {
+          await projection.handle(event, { tx: undefined as Tx });
+        }
+        return;
+      } catch (error) {
+        if (error instanceof CheckpointConflictError || stopping) throw error;
+        if (attempt >= retry.maxAttempts) {
+          throw new ProjectionFailedError(
+            projection.name,
+            { stream: event.streamName, version: event.streamVersion, position: event.globalPosition, type: event.type },
+            attempt,
+            error,
+          );
+        }
+        await sleep(Math.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  function enqueue(work: () => Promise<void>): Promise<void> {
+    const next = queue.then(work);
+    queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async function onEvent(event: RecordedEvent) {
+    await enqueue(async () => {
+      if (event.globalPosition <= position) return; // already handled before a re-read
+      try {
+        await handleWithRetry(event);
+      } catch (error) {
+        // Keep what was done before the poison event, so a restart resumes exactly at it.
+        if (error instanceof ProjectionFailedError && !transactional) await saveCheckpoint(position).catch(() => undefined);
+        throw error;
+      }
+      position = event.globalPosition;
+      sinceCheckpoint++;
+      if (!transactional && sinceCheckpoint >= checkpointEvery) await saveCheckpoint(position);
+      settleWaiters();
+    });
+  }
+
+  function onCaughtUp(at: bigint) {
+    void enqueue(async () => {
+      if (at > position) position = at; // events the filter skipped count as handled
+      await saveCheckpoint(position);
+      settleWaiters();
+    }).catch(onSubscriptionError);
+  }
+
+  function onSubscriptionError(error: unknown) {
+    if (stopping) return;
+    if (error instanceof CheckpointConflictError) {
+      // Another copy moved the checkpoint: start again from where it got to.
+      void restart();
+      return;
+    }
+    status = 'failed';
+    failure =
+      error instanceof ProjectionFailedError
+        ? error
+        : new ProjectionFailedError(projection.name, { stream: '', version: -1n, position, type: '(read)' }, 1, error);
+    void subscription?.stop();
+    subscription = undefined;
+    settleWaiters();
+    options.onFailure?.(failure);
+  }
+
+  async function subscribe() {
+    stored = await checkpoints.read(projection.name);
+    position = stored ?? START;
+    sinceCheckpoint = 0;
+    subscription = store.subscribeToAll({
+      after: position,
+      filter: {
+        ...(projection.eventTypes && { eventTypes: projection.eventTypes }),
+        ...(projection.streamPrefixes && { streamPrefixes: projection.streamPrefixes }),
+      },
+      onEvent,
+      onCaughtUp,
+      onError: onSubscriptionError,
+    });
+  }
+
+  async function restart() {
+    const old = subscription;
+    subscription = undefined;
+    await old?.stop();
+    await queue;
+    if (status !== 'running' || stopping) return;
+    await subscribe();
+  }
+
+  return {
+    name: projection.name,
+    get position() {
+      return position;
+    },
+    get status() {
+      return status;
+    },
+    get failure() {
+      return failure;
+    },
+    async start() {
+      if (status === 'running') return;
+      status = 'running';
+      failure = undefined;
+      stopping = false;
+      await subscribe();
+    },
+    async stop() {
+      if (status !== 'running') return;
+      stopping = true;
+      await subscription?.stop();
+      subscription = undefined;
+      await queue;
+      if (!transactional && status === 'running') await saveCheckpoint(position).catch(() => undefined);
+      status = 'stopped';
+      stopping = false;
+    },
+    waitFor(target, { timeoutMs = 30_000 } = {}) {
+      if (position >= target) return Promise.resolve();
+      if (failure) return Promise.reject(failure);
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters = waiters.filter((w) => w !== waiter);
+          reject(new ProjectionTimeoutError(projection.name, target, timeoutMs));
+        }, timeoutMs);
+        const waiter = {
+          position: target,
+          resolve: () => (clearTimeout(timer), resolve()),
+          reject: (e: Error) => (clearTimeout(timer), reject(e)),
+        };
+        waiters.push(waiter);
+      });
+    },
+    async waitUntilCaughtUp(opts) {
+      await this.waitFor(await store.headPosition(), opts);
+    },
+    async lag() {
+      const head = await store.headPosition();
+      return head > position ? head - position : 0n;
+    },
+  };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -5,14 +5,14 @@ export interface LifecycleDefinition<S extends string> {
   /** Every status, in the order diagrams list them. */
   statuses: readonly S[];
   /** The status of a newly placed order. */
-  initial: S;
+  initial: NoInfer<S>;
   /** For each status, the statuses it may move to. A status left out has no way out. */
-  transitions: { readonly [From in S]?: readonly S[] };
+  transitions: { readonly [From in NoInfer<S>]?: readonly NoInfer<S>[] };
   /**
    * Statuses where the order's work is over. From a terminal status the only moves allowed are to
    * other terminal statuses (a delivered order can still be refunded).
    */
-  terminal: readonly S[];
+  terminal: readonly NoInfer<S>[];
 }
 
 /** A checked lifecycle: ask it what is allowed, or draw it. */

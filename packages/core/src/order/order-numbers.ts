@@ -1,0 +1,237 @@
+import { v5 as uuidv5 } from 'uuid';
+import { DuplicateEventIdError, OrdoError, ValidationError, WrongExpectedVersionError } from '../errors.js';
+import type { RecordedEvent } from '../events.js';
+import { MemoryCheckpointStore, type CheckpointStore } from '../projections/checkpoints.js';
+import { createProjectionRunner, type Projection, type ProjectionRunner } from '../projections/runner.js';
+import type { EventStore } from '../store/event-store.js';
+import { sleep } from '../store/subscription-loop.js';
+import { orderStream } from './order-decider.js';
+import { createOrderService, type OrderService } from './order-service.js';
+import { orderNumberPrefixSchema, type OrderNumberAssigned, type OrderPlaced } from './schemas.js';
+
+/**
+ * Order numbers, derived from the log: for each `OrderPlaced`, in log order, the next number of the
+ * order's day and prefix, `PREFIX-YYYYMMDD-NNNN`. The numbering stream of a day and prefix holds one
+ * `NumberAssigned` per order, each appended with the exact expected version, so the stream's version
+ * *is* the sequence: two numbering workers can never hand out one number twice, because the store
+ * refuses the second append. Nothing on the write path waits for a number.
+ */
+
+/** The event in a numbering stream: `orderId` got `number`. Its version + 1 is the sequence. */
+export const NUMBER_ASSIGNED = 'NumberAssigned';
+
+/** The numbering stream of one prefix and day, e.g. `order-numbers-GAM-20261123`. */
+export function numberingStream(prefix: string, day: string): string {
+  return `order-numbers-${prefix}-${day}`;
+}
+
+/** `PREFIX-YYYYMMDD-NNNN`: at least four digits, wider past 9999 rather than failing. */
+export function formatOrderNumber(prefix: string, day: string, sequence: number): string {
+  return `${prefix}-${day}-${String(sequence).padStart(4, '0')}`;
+}
+
+/** Splits an order number into its parts, or returns `undefined` when it is not one. */
+export function parseOrderNumber(number: string): { prefix: string; day: string; sequence: number } | undefined {
+  const match = /^([A-Z][A-Z0-9]{0,9})-(\d{8})-(\d{4,})$/.exec(number);
+  if (!match) return undefined;
+  const sequence = Number(match[3]);
+  if (!Number.isSafeInteger(sequence) || sequence < 1) return undefined;
+  return { prefix: match[1]!, day: match[2]!, sequence };
+}
+
+/** The calendar day (`YYYYMMDD`) of an instant in an IANA time zone. */
+export function orderDay(at: string | Date, timeZone: string): string {
+  const parts = dayFormatter(timeZone).formatToParts(typeof at === 'string' ? new Date(at) : at);
+  const get = (type: string) => parts.find((p) => p.type === type)!.value;
+  return `${get('year')}${get('month')}${get('day')}`;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function dayFormatter(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    try {
+      formatter = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    } catch {
+      throw new ValidationError('order numbers options', [{ path: 'timeZone', message: `"${timeZone}" is not an IANA time zone` }]);
+    }
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
+/** `waitForNumber` ran out of time: the numbering projection is behind or not running. */
+export class OrderNumberTimeoutError extends OrdoError {
+  override name = 'OrderNumberTimeoutError';
+  constructor(
+    readonly orderId: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`Order ${orderId} got no number within ${timeoutMs} ms; is the order-numbers projection running?`);
+  }
+}
+
+export interface OrderNumbersOptions {
+  store: EventStore;
+  /** Prefix for orders placed without one. Default `ORD`. */
+  prefix?: string;
+  /** IANA time zone whose calendar day numbers restart on. Default `UTC`. */
+  timeZone?: string;
+  /** Where the projection's checkpoint lives. Default: in memory. */
+  checkpoints?: CheckpointStore;
+  /** Used to record `OrderNumberAssigned` on the order; default: an order service over `store`. */
+  orders?: OrderService;
+  /** Projection name (its checkpoint key). Default `order-numbers`. */
+  name?: string;
+}
+
+/** The order-numbers projection with its runner and lookups. */
+export interface OrderNumbers {
+  readonly projection: Projection;
+  readonly runner: ProjectionRunner;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The order that has `number`, or `undefined`. One stream read. */
+  findOrderByNumber(number: string): Promise<string | undefined>;
+  /**
+   * Resolves with the order's number once the projection has assigned it (typically milliseconds
+   * after placement). Works from any process that shares the store.
+   * @throws OrderNumberTimeoutError after `timeoutMs` (default 5000).
+   */
+  waitForNumber(orderId: string, options?: { timeoutMs?: number }): Promise<string>;
+}
+
+const NUMBER_EVENT_NAMESPACE = 'b7e0b8a2-9d4f-4a57-8f3e-2c6d1e5a9b04';
+
+interface NumberingSlot {
+  version: bigint | null;
+  byOrder: Map<string, string>;
+}
+
+/**
+ * The projection alone: hand it to any runner. Keeps a small cache of the numbering streams it has
+ * read, refreshed incrementally, so numbering an order costs one short read and one append.
+ */
+export function orderNumbersProjection(options: OrderNumbersOptions): Projection {
+  const { store } = options;
+  const defaultPrefix = options.prefix ?? 'ORD';
+  const timeZone = options.timeZone ?? 'UTC';
+  const prefixCheck = orderNumberPrefixSchema.safeParse(defaultPrefix);
+  if (!prefixCheck.success) {
+    throw new ValidationError('order numbers options', [{ path: 'prefix', message: prefixCheck.error.issues[0]!.message }]);
+  }
+  dayFormatter(timeZone); // refuse a bad time zone now, not on the first order
+  const orders = options.orders ?? createOrderService({ store });
+  const slots = new Map<string, NumberingSlot>();
+
+  async function refresh(stream: string): Promise<NumberingSlot> {
+    let slot = slots.get(stream);
+    if (!slot) {
+      if (slots.size >= 64) slots.delete(slots.keys().next().value!); // old days are done
+      slot = { version: null, byOrder: new Map() };
+      slots.set(stream, slot);
+    }
+    const read = await store.readStream(stream, { fromVersion: slot.version === null ? 0n : slot.version + 1n });
+    for (const event of read.events) {
+      const data = event.data as { orderId: string; number: string };
+      slot.byOrder.set(data.orderId, data.number);
+      slot.version = event.streamVersion;
+    }
+    return slot;
+  }
+
+  /** The order's number in `stream`: the one it already has, or the next one, claimed by an exact-version append. */
+  async function reserve(stream: string, orderId: string, prefix: string, day: string, cause: RecordedEvent) {
+    for (;;) {
+      const slot = await refresh(stream);
+      const existing = slot.byOrder.get(orderId);
+      if (existing) return existing;
+      const next = slot.version === null ? 0n : slot.version + 1n;
+      const number = formatOrderNumber(prefix, day, Number(next) + 1);
+      try {
+        await store.appendToStream(
+          stream,
+          [
+            {
+              id: uuidv5(`${stream}\n${orderId}`, NUMBER_EVENT_NAMESPACE),
+              type: NUMBER_ASSIGNED,
+              data: { orderId, number },
+              metadata: { causationId: cause.id, actor: 'order-numbers' },
+            },
+          ],
+          { expectedVersion: slot.version ?? 'no_stream' },
+        );
+        return number;
+      } catch (error) {
+        // Another worker took that slot (or numbered this order elsewhere): read again and retry.
+        if (!(error instanceof WrongExpectedVersionError || error instanceof DuplicateEventIdError)) throw error;
+      }
+    }
+  }
+
+  return {
+    name: options.name ?? 'order-numbers',
+    eventTypes: ['OrderPlaced'],
+    streamPrefixes: ['order-'],
+    async handle(event) {
+      const placed = event.data as OrderPlaced;
+      const prefix = placed.prefix ?? defaultPrefix;
+      const day = orderDay(placed.placedAt, timeZone);
+      const number = await reserve(numberingStream(prefix, day), placed.orderId, prefix, day, event);
+      // A deterministic command id: after a crash or in a second worker this is absorbed, never doubled.
+      await orders.assignNumber(placed.orderId, { number, prefix, day }, {
+        actor: 'order-numbers',
+        commandId: `order-number:${placed.orderId}`,
+        causationId: event.id,
+        ...(typeof event.metadata.correlationId === 'string' && { correlationId: event.metadata.correlationId }),
+      });
+    },
+  };
+}
+
+/** Finds the order that has `number`: one read of one event. */
+export async function findOrderByNumber(store: EventStore, number: string): Promise<string | undefined> {
+  const parts = parseOrderNumber(number);
+  if (!parts) return undefined;
+  const read = await store.readStream(numberingStream(parts.prefix, parts.day), {
+    fromVersion: BigInt(parts.sequence - 1),
+    maxCount: 1,
+  });
+  const data = read.events[0]?.data as { orderId: string; number: string } | undefined;
+  return data?.number === number ? data.orderId : undefined;
+}
+
+/** Waits until the order stream shows its number (polling with a short backoff). */
+export async function waitForNumber(store: EventStore, orderId: string, { timeoutMs = 5000 } = {}): Promise<string> {
+  const stream = orderStream(orderId);
+  const deadline = Date.now() + timeoutMs;
+  let from = 0n;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    const read = await store.readStream(stream, { fromVersion: from });
+    for (const event of read.events) {
+      if (event.type === 'OrderNumberAssigned') return (event.data as OrderNumberAssigned).number;
+      from = event.streamVersion + 1n;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw new OrderNumberTimeoutError(orderId, timeoutMs);
+    await sleep(Math.min(delay, left));
+  }
+}
+
+/** The order-numbers projection, a runner for it, and lookups, in one object. */
+export function createOrderNumbers(options: OrderNumbersOptions): OrderNumbers {
+  const projection = orderNumbersProjection(options);
+  const runner = createProjectionRunner({
+    store: options.store,
+    checkpoints: options.checkpoints ?? new MemoryCheckpointStore(),
+    projection,
+  });
+  return {
+    projection,
+    runner,
+    start: () => runner.start(),
+    stop: () => runner.stop(),
+    findOrderByNumber: (number) => findOrderByNumber(options.store, number),
+    waitForNumber: (orderId, opts) => waitForNumber(options.store, orderId, opts),
+  };
+}

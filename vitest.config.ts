@@ -15,6 +15,8 @@ export default defineConfig({
   },
   test: {
     include: ['packages/**/src/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
+    // The JSON report feeds the one-line total that .ci/run prints.
+    reporters: ['default', ['json', { outputFile: 'test-results.json' }]],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

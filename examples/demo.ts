@@ -1,0 +1,32 @@
+/**
+ * `pnpm demo`: runs every example on the in-memory store (the embedded default) and prints a short
+ * summary of each. `pnpm demo -- --store postgres` runs them on PostgreSQL instead.
+ */
+import { MemoryEventStore, type EventStore } from '@ordo/core';
+import { adminStatusUpdates, printAdminPanel } from './admin-status-updates/admin-panel.js';
+import { checkoutOrderNumbers, printCheckout } from './checkout-order-numbers/checkout.js';
+import { orderStory, printOrderStory } from './order-story/story.js';
+
+async function openStore(): Promise<{ store: EventStore; label: string }> {
+  return { store: new MemoryEventStore(), label: 'in-memory store' };
+}
+
+function heading(title: string) {
+  console.log(`\n=== ${title} ${'='.repeat(Math.max(0, 72 - title.length))}`);
+}
+
+const started = performance.now();
+const { store, label } = await openStore();
+console.log(`Ordo demo on the ${label}`);
+
+heading('One order: placed, placed again, raced over, audited');
+printOrderStory(await orderStory(store));
+
+heading('Checkout: order numbers that never collide');
+printCheckout(await checkoutOrderNumbers(store, { checkouts: 1000 }));
+
+heading('Admin panel: racing admins and a flaky e-mail/SMS provider');
+printAdminPanel(await adminStatusUpdates(store));
+
+await store.close();
+console.log(`\nDone in ${((performance.now() - started) / 1000).toFixed(1)} s.`);

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import { MemoryEventStore, defaultLifecycle } from '@ordo/core';
+import { adminStatusUpdates } from './admin-status-updates/admin-panel.js';
+import { checkoutOrderNumbers } from './checkout-order-numbers/checkout.js';
+import { orderStory } from './order-story/story.js';
+import { quickStart } from './quick-start.js';
+
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+
+describe('README', () => {
+  test('shows examples/quick-start.ts verbatim', () => {
+    const source = readFileSync(new URL('./quick-start.ts', import.meta.url), 'utf8');
+    expect(readme).toContain('```ts\n' + source + '```');
+  });
+
+  test('draws the default lifecycle as toMermaid() does', () => {
+    expect(readme).toContain('```mermaid\n' + defaultLifecycle.toMermaid() + '\n```');
+  });
+});
+
+describe('examples keep the promises they print', () => {
+  test('quick start: numbered, confirmed once, audited', async () => {
+    const result = await quickStart();
+    expect(result.number).toMatch(/^SHOP-\d{8}-0001$/);
+    expect(result.status).toBe('confirmed');
+    expect(result.history.map((h) => h.type)).toEqual(['OrderPlaced', 'OrderNumberAssigned', 'OrderStatusChanged']);
+    expect(result.history[2]!.actor).toBe('admin:ann');
+  });
+
+  test('order story: duplicate absorbed, one racer applies, one no-op, one rejected', async () => {
+    const story = await orderStory(new MemoryEventStore());
+    expect(story.duplicatePlacementAbsorbed).toBe(true);
+    expect(story.race.map((r) => r.outcome).sort()).toEqual(['applied', 'no-op', 'rejected']);
+    expect(story.finalStatus).toBe('confirmed');
+    expect(story.history).toHaveLength(2);
+  });
+
+  test('checkout: one order per payment, unique gapless numbers', async () => {
+    const summary = await checkoutOrderNumbers(new MemoryEventStore(), { checkouts: 200 });
+    expect(summary.callbacks).toBeGreaterThan(summary.checkouts);
+    expect(summary.orders).toBe(200);
+    expect(summary.uniqueNumbers).toBe(200);
+    expect(summary.gaplessPerDay).toBe(true);
+    expect(summary.firstNumber).toMatch(/^GAM-\d{8}-0001$/);
+    expect(summary.lastNumber).toMatch(/^GAM-\d{8}-0200$/);
+  });
+
+  test('admin panel: no raw errors, every notification settled exactly once, none sent twice', async () => {
+    const s = await adminStatusUpdates(new MemoryEventStore(), { orders: 20, admins: 10, clicksPerAdmin: 10 });
+    expect(s.rawErrors).toBe(0);
+    expect(s.applied + s.noops + s.retriesAbsorbed + s.rejected).toBe(s.attempted);
+    expect(s.applied).toBeGreaterThan(0);
+    expect(s.senderFailures).toBeGreaterThan(0);
+    expect(s.notifications.transitions).toBeGreaterThan(20);
+    expect(s.notifications.exactlyOnce).toBe(s.notifications.transitions);
+    expect(s.notifications.duplicates).toBe(0);
+  });
+});

@@ -6,3 +6,4 @@ export * from './order-numbers.js';
 export * from './notifications.js';
 export * from './notification-dispatcher.js';
 export * from './notification-outbox.js';
+export * from './fulfillment.js';

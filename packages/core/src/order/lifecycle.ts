@@ -165,7 +165,7 @@ export const defaultLifecycle: Lifecycle<OrderStatus> = defineLifecycle<OrderSta
     ready: ['out_for_delivery', 'cancelled'],
     out_for_delivery: ['delivered'],
     delivered: ['refunded'],
-    submitting: ['submitted', 'failed'],
+    submitting: ['submitted', 'completed', 'failed'],
     submitted: ['processing', 'completed', 'failed'],
     processing: ['completed', 'failed'],
     failed: ['submitting', 'completed', 'cancelled'],

@@ -161,6 +161,10 @@ export function createOrderDecider(lifecycle: Lifecycle<string> = defaultLifecyc
       case 'CompleteFulfillment':
         return statusChange(order, 'completed', command);
       case 'FailFulfillment':
+        // A timeout names its attempt: if that submission has moved on meanwhile, there is nothing to fail.
+        if (command.attempt !== undefined && (order.status !== 'submitting' || order.submissionAttempts !== command.attempt)) {
+          return [];
+        }
         return statusChange(order, 'failed', command);
       case 'RecordPayment':
         if (order.payments.some((p) => p.paymentId === command.paymentId)) return [];

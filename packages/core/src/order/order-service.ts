@@ -87,7 +87,11 @@ export interface OrderService {
   recordProviderRequest(orderId: string, providerRequestId: string, options?: CommandOptions): Promise<OrderChange>;
   markProcessing(orderId: string, options?: CommandOptions): Promise<OrderChange>;
   completeFulfillment(orderId: string, options?: CommandOptions & { reason?: string }): Promise<OrderChange>;
-  failFulfillment(orderId: string, options: CommandOptions & { reason: string }): Promise<OrderChange>;
+  /**
+   * Fulfillment: the order is `failed` with `reason`. With `attempt`, only that submission is failed,
+   * and only while it is still `submitting` (otherwise a no-op): what a timeout needs.
+   */
+  failFulfillment(orderId: string, options: CommandOptions & { reason: string; attempt?: number }): Promise<OrderChange>;
   /** Records the order's number (the order-numbers projection calls it; numbers never change). */
   assignNumber(orderId: string, assignment: { number: string; prefix: string; day: string }, options?: CommandOptions): Promise<OrderChange>;
   /** @throws OrderNotFoundError */
@@ -182,7 +186,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       run(orderId, { type: 'RecordProviderRequest', providerRequestId }, opts),
     markProcessing: (orderId, opts) => run(orderId, { type: 'MarkProcessing' }, opts),
     completeFulfillment: (orderId, opts) => run(orderId, { type: 'CompleteFulfillment' }, opts),
-    failFulfillment: (orderId, opts) => run(orderId, { type: 'FailFulfillment' }, opts),
+    failFulfillment: (orderId, { attempt, ...opts }) =>
+      run(orderId, { type: 'FailFulfillment', ...(attempt !== undefined && { attempt }) }, opts),
     assignNumber: (orderId, assignment, opts) => run(orderId, { type: 'AssignOrderNumber', ...assignment }, opts),
     async getOrder(orderId) {
       return (await load(orderId)).order;

@@ -152,7 +152,13 @@ export const orderCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('RecordProviderRequest'), providerRequestId: z.string().min(1).max(200), ...who }),
   z.object({ type: z.literal('MarkProcessing'), ...who }),
   z.object({ type: z.literal('CompleteFulfillment'), reason: reason.optional(), ...who }),
-  z.object({ type: z.literal('FailFulfillment'), reason, ...who }),
+  z.object({
+    type: z.literal('FailFulfillment'),
+    reason,
+    /** Fail only this submission attempt, and only while it is still `submitting` (a timeout). */
+    attempt: z.number().int().positive().optional(),
+    ...who,
+  }),
   z.object({
     type: z.literal('AssignOrderNumber'),
     number: z.string().min(1),

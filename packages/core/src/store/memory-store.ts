@@ -117,7 +117,7 @@ export class MemoryEventStore implements EventStore {
       const from = Number(options.fromVersion ?? 0n);
       selected = events.slice(from, from + Math.min(maxCount, events.length));
     }
-    return { version, events: selected };
+    return { version, events: selected.map(copyOf) };
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
@@ -128,7 +128,7 @@ export class MemoryEventStore implements EventStore {
       const event = this.log[i]!;
       if (!matchesFilter(event, options.filter)) continue;
       remaining--;
-      yield event;
+      yield copyOf(event);
     }
   }
 
@@ -140,7 +140,7 @@ export class MemoryEventStore implements EventStore {
           const events: RecordedEvent[] = [];
           let i = Number(after);
           for (; i < this.log.length && events.length < maxCount; i++) {
-            if (matchesFilter(this.log[i]!, filter)) events.push(this.log[i]!);
+            if (matchesFilter(this.log[i]!, filter)) events.push(copyOf(this.log[i]!));
           }
           return { events, position: BigInt(i) };
         },
@@ -175,4 +175,14 @@ export class MemoryEventStore implements EventStore {
   private assertOpen() {
     if (this.closed) throw new Error('MemoryEventStore is closed');
   }
+}
+
+/** A reader's own copy of a stored event, so that changing what it read cannot change the store. */
+function copyOf(event: RecordedEvent): RecordedEvent {
+  return {
+    ...event,
+    data: structuredClone(event.data),
+    metadata: structuredClone(event.metadata),
+    recordedAt: new Date(event.recordedAt.getTime()),
+  };
 }

@@ -17,6 +17,8 @@ export default defineConfig({
     include: ['packages/**/src/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
     // The JSON report feeds the one-line total that .ci/run prints.
     reporters: ['default', ['json', { outputFile: 'test-results.json' }]],
+    // One PostgreSQL server for every test file (or DATABASE_URL): see test/support/postgres-server.ts.
+    globalSetup: ['./test/support/postgres-global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

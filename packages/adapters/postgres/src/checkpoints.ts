@@ -1,0 +1,130 @@
+import type pg from 'pg';
+import { CheckpointConflictError, ValidationError, type CheckpointStore } from '@ordo/core';
+import { connect, type ConnectionOptions } from './connection.js';
+import { DEFAULT_SCHEMA, migrateSchema, schemaNames, validateSchemaName, type SchemaNames } from './schema.js';
+
+/** Options of {@link PostgresCheckpointStore}. Give `pool` or `connectionString`. */
+export interface PostgresCheckpointStoreOptions extends ConnectionOptions {
+  /** Schema of the `checkpoints` table: the same as the event store's. Default `ordo`. */
+  schema?: string;
+}
+
+/**
+ * Projection checkpoints in the `checkpoints` table, every write compare-and-set.
+ *
+ * {@link transaction} gives the projection a `pg` client inside a transaction: what the
+ * projection writes through it commits together with the checkpoint, or not at all, so a read
+ * model in the same database is updated exactly once per event. The checkpoint row is
+ * compare-and-set first and stays locked until commit, so a second copy of the projection waits,
+ * then finds the checkpoint moved and gets a {@link CheckpointConflictError}.
+ */
+export class PostgresCheckpointStore implements CheckpointStore<pg.PoolClient> {
+  /** The pool checkpoints are read and written on. */
+  readonly pool: pg.Pool;
+  /** The schema of the `checkpoints` table. */
+  readonly schema: string;
+  private readonly ownsPool: boolean;
+  private readonly names: SchemaNames;
+
+  /**
+   * @throws ValidationError for a bad schema name.
+   * @throws TypeError when neither `pool` nor `connectionString` is given.
+   */
+  constructor(options: PostgresCheckpointStoreOptions) {
+    this.schema = validateSchemaName(options.schema ?? DEFAULT_SCHEMA);
+    this.names = schemaNames(this.schema);
+    const connection = connect(options);
+    this.pool = connection.pool;
+    this.ownsPool = connection.owned;
+  }
+
+  /** Creates or upgrades the schema; the same migrations as `PostgresEventStore.migrate()`. */
+  async migrate(): Promise<number[]> {
+    return migrateSchema(this.pool, this.names);
+  }
+
+  async read(name: string): Promise<bigint | null> {
+    checkName(name);
+    return readPosition(this.pool, this.names, name);
+  }
+
+  async store(name: string, position: bigint, expected: bigint | null): Promise<void> {
+    checkName(name);
+    const result = await this.pool.query(casStatement(this.names, expected), casValues(name, position, expected));
+    if (result.rowCount === 1) return;
+    throw new CheckpointConflictError(name, expected, await readPosition(this.pool, this.names, name));
+  }
+
+  /**
+   * Runs `work` with a client inside BEGIN … COMMIT, together with the compare-and-set of the
+   * checkpoint to `position`. If `work` throws, or the checkpoint is no longer `expected`,
+   * everything is rolled back.
+   * @throws CheckpointConflictError when another copy moved the checkpoint; `work` does not run.
+   */
+  async transaction<T>(
+    name: string,
+    position: bigint,
+    expected: bigint | null,
+    work: (tx: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
+    checkName(name);
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('begin');
+      // Compare-and-set first: the row stays locked until commit, so a racing copy waits here and
+      // then finds the checkpoint moved.
+      const cas = await client.query(casStatement(this.names, expected), casValues(name, position, expected));
+      if (cas.rowCount !== 1) {
+        await client.query('rollback');
+        throw new CheckpointConflictError(name, expected, await readPosition(client, this.names, name));
+      }
+      const result = await work(client);
+      await client.query('commit');
+      return result;
+    } catch (error) {
+      // Roll back whatever is still open (a no-op after COMMIT or ROLLBACK). A connection that
+      // cannot even do that is not given back to the pool.
+      await client.query('rollback').catch((e: unknown) => {
+        broken = e instanceof Error ? e : new Error(String(e));
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Ends the pool if the store made it from a connection string. */
+  async close(): Promise<void> {
+    if (this.ownsPool) await this.pool.end();
+  }
+}
+
+function casStatement({ q }: SchemaNames, expected: bigint | null): string {
+  return expected === null
+    ? `insert into ${q}.checkpoints (name, position) values ($1, $2) on conflict (name) do nothing`
+    : `update ${q}.checkpoints set position = $2, updated_at = now() where name = $1 and position = $3`;
+}
+
+function casValues(name: string, position: bigint, expected: bigint | null): unknown[] {
+  return expected === null ? [name, position.toString()] : [name, position.toString(), expected.toString()];
+}
+
+async function readPosition(pool: pg.Pool | pg.PoolClient, { q }: SchemaNames, name: string): Promise<bigint | null> {
+  const { rows } = await pool.query<{ position: string }>(`select position from ${q}.checkpoints where name = $1`, [name]);
+  return rows.length === 0 ? null : BigInt(rows[0]!.position);
+}
+
+function checkName(name: unknown) {
+  if (
+    typeof name !== 'string' ||
+    name.length === 0 ||
+    name.length > 200 ||
+    /[\u0000-\u001f\u007f]/.test(name) ||
+    /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(name)
+  ) {
+    throw new ValidationError('checkpoint', [
+      { path: 'name', message: 'must be 1–200 characters of well-formed text without control characters' },
+    ]);
+  }
+}

@@ -1,0 +1,89 @@
+import pg from 'pg';
+
+/** How a store reaches PostgreSQL: the service's own pool, or a connection string. */
+export interface ConnectionOptions {
+  /**
+   * The service's pool. The store borrows connections from it and never ends it: the service
+   * owns it. One extra connection, outside the pool but with the pool's settings, is opened for
+   * LISTEN while live subscriptions run.
+   */
+  pool?: pg.Pool;
+  /** Used when no `pool` is given: the store makes its own pool and ends it on `close()`. */
+  connectionString?: string;
+  /** Settings for the pool the store makes from `connectionString` (e.g. `max`, `ssl`). */
+  poolConfig?: Omit<pg.PoolConfig, 'connectionString'>;
+}
+
+/** A pool and whether the store must end it. */
+export interface Connection {
+  pool: pg.Pool;
+  owned: boolean;
+}
+
+export function connect(options: ConnectionOptions): Connection {
+  if (options.pool) return { pool: options.pool, owned: false };
+  if (typeof options.connectionString === 'string' && options.connectionString.length > 0) {
+    return { pool: new pg.Pool({ ...options.poolConfig, connectionString: options.connectionString }), owned: true };
+  }
+  throw new TypeError('Give either `pool` (a pg.Pool) or `connectionString`');
+}
+
+/**
+ * A client outside the pool, made with the pool's own settings (and its `Client` class), for a
+ * connection that LISTENs and so must not be shared.
+ */
+export function dedicatedClient(pool: pg.Pool): pg.Client {
+  const ClientClass = ((pool as unknown as { Client?: typeof pg.Client }).Client ?? pg.Client) as typeof pg.Client;
+  return new ClientClass(pool.options as pg.ClientConfig);
+}
+
+interface DatabaseErrorLike {
+  code?: string;
+  constraint?: string;
+  detail?: string;
+  severity?: string;
+}
+
+/** The SQLSTATE of a PostgreSQL error, if `error` is one. */
+export function sqlState(error: unknown): string | undefined {
+  const code = (error as DatabaseErrorLike | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+export function asDatabaseError(error: unknown): DatabaseErrorLike {
+  return (error ?? {}) as DatabaseErrorLike;
+}
+
+/**
+ * True when a connection that raised `error` must not go back to the pool: the error did not come
+ * from a statement (the socket failed), or the server is closing the session.
+ */
+export function breaksConnection(error: unknown): boolean {
+  const state = sqlState(error);
+  if (!state || (error as DatabaseErrorLike).severity === undefined) return true;
+  return state.startsWith('08') || state.startsWith('57P') || (error as DatabaseErrorLike).severity === 'FATAL';
+}
+
+/** True for errors after which the same statement can simply be run again. */
+export function isTransient(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state === undefined) {
+    const code = (error as { code?: unknown } | null)?.code;
+    return typeof code === 'string' && ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(code);
+  }
+  return state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03' || state === '53300';
+}
+
+/** Runs `work` on a connection checked out of `pool`, and gives the connection back intact. */
+export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    return await work(client);
+  } catch (error) {
+    if (breaksConnection(error)) broken = error instanceof Error ? error : new Error(String(error));
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}

@@ -1,0 +1,496 @@
+import type pg from 'pg';
+import {
+  DEFAULT_APPEND_LIMITS,
+  DuplicateEventIdError,
+  START,
+  ValidationError,
+  WrongExpectedVersionError,
+  runSubscription,
+  sleep,
+  streamNameIssues,
+  validateAppend,
+  type AppendLimits,
+  type AppendOptions,
+  type AppendResult,
+  type EventStore,
+  type ExpectedVersion,
+  type LogFilter,
+  type LogSource,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type ReadStreamResult,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type Subscription,
+  type ValidationIssue,
+} from '@ordo/core';
+import {
+  asDatabaseError,
+  connect,
+  dedicatedClient,
+  isTransient,
+  sqlState,
+  withClient,
+  type ConnectionOptions,
+} from './connection.js';
+import { DEFAULT_SCHEMA, migrateSchema, schemaNames, validateSchemaName, type SchemaNames } from './schema.js';
+
+/** Options of {@link PostgresEventStore}. Give `pool` or `connectionString`. */
+export interface PostgresEventStoreOptions extends ConnectionOptions {
+  /** Schema that holds the store's tables (see {@link validateSchemaName}). Default `ordo`. */
+  schema?: string;
+  /** Limits checked before anything is sent (see `AppendLimits` in `@ordo/core`). */
+  limits?: Partial<AppendLimits>;
+  /**
+   * Largest total JSON size of one append's events, in bytes, so that a batch always fits in one
+   * statement. Default 128 MiB.
+   */
+  maxBatchBytes?: number;
+  /**
+   * How often an idle live subscription looks for new events on its own. Notifications wake it
+   * at once; this is the fallback (a lost LISTEN connection, a transaction that held the log back
+   * and ended without appending). Default 1000 ms.
+   */
+  pollIntervalMs?: number;
+}
+
+const PAGE_SIZE = 500;
+const MAX_APPEND_ATTEMPTS = 20;
+const NO_LIMIT = null;
+
+interface AppendRow {
+  status: 'ok' | 'conflict' | 'duplicate';
+  version: string | null;
+  last_position: string | null;
+  duplicate_id: string | null;
+}
+
+interface EventRow {
+  global_position: string;
+  event_id: string;
+  stream_name: string;
+  stream_version: string;
+  event_type: string;
+  data: unknown;
+  metadata: Record<string, unknown>;
+  recorded_at: Date;
+}
+
+/**
+ * The PostgreSQL {@link EventStore}.
+ *
+ * - Appends are one call of a SQL function (one round trip, one transaction) that checks the
+ *   expected version and retried ids under a per-stream lock before it draws global positions.
+ * - The global log (`readAll`, `subscribeToAll`, `headPosition`) shows only events of transactions
+ *   older than every transaction still running, so a reader never passes an event that has yet to
+ *   commit. A long-running transaction therefore holds subscribers back until it ends.
+ * - Live subscriptions are woken by LISTEN/NOTIFY on one extra connection, and poll as a fallback.
+ *
+ * Call {@link migrate} once at start-up (safe to call from every instance at once).
+ */
+export class PostgresEventStore implements EventStore {
+  /** The pool the store runs its statements on. */
+  readonly pool: pg.Pool;
+  /** The schema of the store's tables. */
+  readonly schema: string;
+  private readonly ownsPool: boolean;
+  private readonly names: SchemaNames;
+  private readonly sql: ReturnType<typeof statements>;
+  private readonly limits: AppendLimits;
+  private readonly maxBatchBytes: number;
+  private readonly pollIntervalMs: number;
+  private readonly subscriptions = new Set<Subscription>();
+  private closed = false;
+
+  // Live wake-ups: every notification (and every (re)connect of the listener) bumps `wakeCount`.
+  private wakeCount = 0;
+  private readonly wakers = new Set<() => void>();
+  private listener: pg.Client | undefined;
+  private listenerStarting: Promise<void> | undefined;
+  private listenerRetry: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * @throws ValidationError for a bad schema name.
+   * @throws TypeError when neither `pool` nor `connectionString` is given.
+   */
+  constructor(options: PostgresEventStoreOptions) {
+    this.schema = validateSchemaName(options.schema ?? DEFAULT_SCHEMA);
+    this.names = schemaNames(this.schema);
+    this.sql = statements(this.names);
+    this.limits = { ...DEFAULT_APPEND_LIMITS, ...options.limits };
+    this.maxBatchBytes = options.maxBatchBytes ?? 128 * 1024 * 1024;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    const connection = connect(options);
+    this.pool = connection.pool;
+    this.ownsPool = connection.owned;
+  }
+
+  /**
+   * Creates or upgrades the schema: versioned migrations under an advisory lock, so several
+   * instances may call it at once, and calling it again does nothing.
+   * @returns the migration versions this call applied (empty when the schema was up to date).
+   */
+  async migrate(): Promise<number[]> {
+    this.assertOpen();
+    return migrateSchema(this.pool, this.names);
+  }
+
+  async appendToStream(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    this.assertOpen();
+    const expected = options?.expectedVersion;
+    const valid = validateAppend(stream, events, expected, this.limits);
+    assertWellFormed('append', stream, 'stream');
+    const data = valid.map((e) => JSON.stringify(e.data));
+    const metadata = valid.map((e) => JSON.stringify(e.metadata ?? {}));
+    let bytes = 0;
+    for (let i = 0; i < valid.length; i++) bytes += data[i]!.length + metadata[i]!.length;
+    if (bytes > this.maxBatchBytes) {
+      throw new ValidationError('append', [
+        { path: 'events', message: `hold about ${bytes} bytes of JSON in all; the limit of one append is ${this.maxBatchBytes}` },
+      ]);
+    }
+    const values = [
+      stream,
+      typeof expected === 'bigint' ? 'version' : expected,
+      typeof expected === 'bigint' ? expected.toString() : null,
+      valid.map((e) => e.id),
+      valid.map((e) => e.type),
+      data,
+      metadata,
+    ];
+
+    for (let attempt = 1; ; attempt++) {
+      let row: AppendRow;
+      try {
+        // A client checked out explicitly: a failed statement does not cost the pool a connection.
+        row = await withClient(this.pool, async (client) => {
+          const result = await client.query<AppendRow>({ name: this.sql.appendName, text: this.sql.append, values });
+          return result.rows[0]!;
+        });
+      } catch (error) {
+        // A unique violation, deadlock or serialization failure means another transaction got
+        // there first and has now ended: run the append again, and it sees what that one did.
+        if (isRetryableAppendError(error) && attempt < MAX_APPEND_ATTEMPTS) {
+          await sleep(Math.random() * Math.min(50, 2 ** attempt));
+          continue;
+        }
+        throw await this.appendFailure(error, stream, expected);
+      }
+      switch (row.status) {
+        case 'ok':
+          return { nextExpectedVersion: BigInt(row.version!), lastGlobalPosition: BigInt(row.last_position!) };
+        case 'conflict':
+          throw new WrongExpectedVersionError(stream, expected, row.version === null ? null : BigInt(row.version));
+        case 'duplicate':
+          throw new DuplicateEventIdError(stream, row.duplicate_id!);
+        default:
+          throw new Error(`append_events returned an unknown status ${String(row.status)}`);
+      }
+    }
+  }
+
+  /** What a caller gets when an append failed in the database and retrying did not help. */
+  private async appendFailure(error: unknown, stream: string, expected: ExpectedVersion): Promise<unknown> {
+    const state = sqlState(error);
+    if (state === '23505') {
+      const { constraint, detail } = asDatabaseError(error);
+      const id = /\(event_id\)=\(([0-9a-f-]{36})\)/i.exec(detail ?? '')?.[1];
+      if (constraint === 'events_event_id_key' && id) return new DuplicateEventIdError(stream, id.toLowerCase());
+    }
+    if (state === '23505' || state === '40001' || state === '40P01') {
+      // The stream kept changing under this append: report it as a conflict, which callers
+      // handle by reading again and deciding again.
+      const actual = await this.readStream(stream, { maxCount: 0 }).then((r) => r.version, () => null);
+      return new WrongExpectedVersionError(stream, expected, actual, MAX_APPEND_ATTEMPTS);
+    }
+    return error;
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<ReadStreamResult> {
+    this.assertOpen();
+    const issues = streamNameIssues(stream);
+    if (issues.length > 0) throw new ValidationError('stream read', issues);
+    assertWellFormed('stream read', stream, 'stream');
+    const backwards = options.direction === 'backwards';
+    const from = options.fromVersion ?? (backwards ? BigInt('9223372036854775807') : 0n);
+    const maxCount = options.maxCount === undefined ? NO_LIMIT : Math.max(0, Math.floor(options.maxCount));
+    const { rows } = await this.pool.query<EventRow & { head: string } & Partial<EventRow>>({
+      name: backwards ? this.sql.readStreamBackwardsName : this.sql.readStreamName,
+      text: backwards ? this.sql.readStreamBackwards : this.sql.readStream,
+      values: [stream, from.toString(), maxCount],
+    });
+    if (rows.length === 0) return { version: null, events: [] };
+    return {
+      version: BigInt(rows[0]!.head),
+      events: rows.filter((r) => r.global_position !== null).map(toRecordedEvent),
+    };
+  }
+
+  async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    this.assertOpen();
+    let after = options.after ?? START;
+    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+    while (remaining > 0) {
+      const requested = Math.min(PAGE_SIZE, remaining);
+      const page = await this.readPage(after, options.filter, requested);
+      for (const event of page.events) yield event;
+      remaining -= page.events.length;
+      // A page that is not full reached the head of the log as it was when it was read.
+      if (page.events.length < requested) return;
+      after = page.position;
+    }
+  }
+
+  async headPosition(): Promise<bigint> {
+    this.assertOpen();
+    const { rows } = await this.pool.query<{ head: string }>({ name: this.sql.headName, text: this.sql.head });
+    return BigInt(rows[0]!.head);
+  }
+
+  subscribeToAll(options: SubscribeOptions): Subscription {
+    this.assertOpen();
+    this.ensureListener();
+    const stopped = new AbortController();
+    let seen = this.wakeCount;
+    const source: LogSource = {
+      readPage: async (after, filter, maxCount) => {
+        for (let attempt = 1; ; attempt++) {
+          seen = this.wakeCount;
+          try {
+            return await this.readPage(after, filter, maxCount);
+          } catch (error) {
+            // A subscription outlives a database restart or a dropped connection: read again.
+            if (!isTransient(error) || stopped.signal.aborted || this.closed) throw error;
+            await sleep(Math.min(this.pollIntervalMs, 50 * 2 ** attempt), stopped.signal);
+            if (stopped.signal.aborted) return { events: [], position: after };
+          }
+        }
+      },
+      waitForEvents: (_position, signal) => this.waitForWake(seen, signal),
+    };
+    const inner = runSubscription(source, options);
+    const subscription: Subscription = {
+      done: inner.done,
+      stop: async () => {
+        stopped.abort();
+        await inner.stop();
+      },
+    };
+    this.subscriptions.add(subscription);
+    void inner.done.then(() => {
+      stopped.abort();
+      this.subscriptions.delete(subscription);
+      if (this.subscriptions.size === 0) void this.stopListener();
+    });
+    return subscription;
+  }
+
+  /**
+   * Stops the store's subscriptions and its LISTEN connection, and ends the pool if the store made
+   * it. A pool given by the service is left open.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    await this.stopListener();
+    if (this.ownsPool) await this.pool.end();
+  }
+
+  // ---- the global log ---------------------------------------------------------------------
+
+  /**
+   * Up to `maxCount` events after `after` that pass `filter`, all below the visibility horizon;
+   * `position` is where the next read goes on from (the horizon, when the page was not full).
+   */
+  private async readPage(
+    after: bigint,
+    filter: LogFilter | undefined,
+    maxCount: number,
+  ): Promise<{ events: RecordedEvent[]; position: bigint }> {
+    const types = filter?.eventTypes && filter.eventTypes.length > 0 ? [...filter.eventTypes] : undefined;
+    const prefixes = filter?.streamPrefixes && filter.streamPrefixes.length > 0 ? [...filter.streamPrefixes] : undefined;
+    const query = this.sql.readLog(types !== undefined, prefixes !== undefined);
+    const values: unknown[] = [after.toString(), maxCount];
+    if (types) values.push(types);
+    if (prefixes) values.push(prefixes);
+    const { rows } = await this.pool.query<EventRow & { head: string }>({ name: query.name, text: query.text, values });
+    const head = BigInt(rows[0]!.head);
+    const events = rows.filter((r) => r.global_position !== null).map(toRecordedEvent);
+    const position = events.length === maxCount ? events[events.length - 1]!.globalPosition : head > after ? head : after;
+    return { events, position };
+  }
+
+  // ---- live wake-ups ----------------------------------------------------------------------
+
+  private wake() {
+    this.wakeCount++;
+    for (const wake of [...this.wakers]) wake();
+  }
+
+  /** Resolves on a notification newer than `seen`, after the poll interval, or on abort. */
+  private waitForWake(seen: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (signal.aborted || this.wakeCount !== seen) return resolve();
+      const timer = setTimeout(done, this.pollIntervalMs);
+      const wakers = this.wakers;
+      function done() {
+        clearTimeout(timer);
+        wakers.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      wakers.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private ensureListener() {
+    if (this.listener || this.listenerStarting || this.closed) return;
+    const client = dedicatedClient(this.pool);
+    this.listener = client;
+    const lost = () => {
+      if (this.listener !== client) return;
+      this.listener = undefined;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => undefined);
+      // Subscriptions poll meanwhile; wake them so none sleeps on a dead connection.
+      this.wake();
+      if (!this.closed && this.subscriptions.size > 0 && !this.listenerRetry) {
+        this.listenerRetry = setTimeout(() => {
+          this.listenerRetry = undefined;
+          if (!this.closed && this.subscriptions.size > 0) this.ensureListener();
+        }, this.pollIntervalMs);
+      }
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', (message) => {
+      if (message.channel === this.names.channel) this.wake();
+    });
+    this.listenerStarting = (async () => {
+      try {
+        await client.connect();
+        await client.query(`listen "${this.names.channel}"`);
+        // Whatever committed before LISTEN took effect is found by the read this triggers.
+        this.wake();
+      } catch {
+        lost();
+      } finally {
+        this.listenerStarting = undefined;
+      }
+    })();
+  }
+
+  private async stopListener() {
+    if (this.listenerRetry) clearTimeout(this.listenerRetry);
+    this.listenerRetry = undefined;
+    await this.listenerStarting;
+    const client = this.listener;
+    this.listener = undefined;
+    if (!client) return;
+    client.removeAllListeners('notification');
+    await client.end().catch(() => undefined);
+  }
+
+  private assertOpen() {
+    if (this.closed) throw new Error('PostgresEventStore is closed');
+  }
+}
+
+function isRetryableAppendError(error: unknown): boolean {
+  const state = sqlState(error);
+  return state === '23505' || state === '40001' || state === '40P01';
+}
+
+/**
+ * PostgreSQL stores text as UTF-8, where a lone UTF-16 surrogate has no encoding (the driver would
+ * turn it into U+FFFD, another name). Such names are refused rather than silently changed.
+ */
+function assertWellFormed(subject: string, value: string, path: string) {
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value)) {
+    const issue: ValidationIssue = { path, message: 'must be well-formed Unicode (it holds an unpaired surrogate)' };
+    throw new ValidationError(subject, [issue]);
+  }
+}
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    type: row.event_type,
+    data: row.data,
+    metadata: row.metadata,
+    streamName: row.stream_name,
+    streamVersion: BigInt(row.stream_version),
+    globalPosition: BigInt(row.global_position),
+    recordedAt: row.recorded_at,
+  };
+}
+
+const EVENT_COLUMNS = 'e.global_position, e.event_id, e.stream_name, e.stream_version, e.event_type, e.data, e.metadata, e.recorded_at';
+
+/** Every statement the store runs, written once per schema. */
+function statements({ q, schema }: SchemaNames) {
+  // The newest position of a transaction older than every running one. Positions are drawn in
+  // transaction-id order (see append_events), so every event at or below it has committed (or
+  // never will), and nothing can appear below it later.
+  const horizon = `coalesce((
+      select h.global_position from ${q}.events h
+      where h.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      order by h.tx_id desc, h.global_position desc
+      limit 1), 0)`;
+
+  const readLogCache = new Map<string, { name: string; text: string }>();
+  const readLog = (byType: boolean, byPrefix: boolean) => {
+    const key = `${byType ? 't' : ''}${byPrefix ? 'p' : ''}`;
+    let query = readLogCache.get(key);
+    if (!query) {
+      const conditions = ['e.global_position > $1', 'e.global_position <= l.head'];
+      let next = 3;
+      if (byType) conditions.push(`e.event_type = any($${next++}::text[])`);
+      if (byPrefix) {
+        conditions.push(`exists (select 1 from unnest($${next++}::text[]) p(prefix) where starts_with(e.stream_name, p.prefix))`);
+      }
+      query = {
+        name: `ordo_read_log_${key}_${schema}`,
+        text: `select l.head, ${EVENT_COLUMNS}
+               from (select ${horizon} as head) l
+               left join lateral (
+                 select ${EVENT_COLUMNS} from ${q}.events e
+                 where ${conditions.join(' and ')}
+                 order by e.global_position
+                 limit $2
+               ) e on true
+               order by e.global_position`,
+      };
+      readLogCache.set(key, query);
+    }
+    return query;
+  };
+
+  const readStream = (direction: 'forwards' | 'backwards') => `
+    select s.version as head, ${EVENT_COLUMNS}
+    from ${q}.streams s
+    left join lateral (
+      select ${EVENT_COLUMNS} from ${q}.events e
+      where e.stream_name = s.stream_name and e.stream_version ${direction === 'forwards' ? '>=' : '<='} $2
+      order by e.stream_version ${direction === 'forwards' ? 'asc' : 'desc'}
+      limit $3
+    ) e on true
+    where s.stream_name = $1
+    order by e.stream_version ${direction === 'forwards' ? 'asc' : 'desc'}`;
+
+  return {
+    appendName: `ordo_append_${schema}`,
+    append: `select status, version, last_position, duplicate_id
+             from ${q}.append_events($1, $2, $3, $4::uuid[], $5::text[], $6::json[], $7::json[])`,
+    readStreamName: `ordo_read_stream_${schema}`,
+    readStream: readStream('forwards'),
+    readStreamBackwardsName: `ordo_read_stream_back_${schema}`,
+    readStreamBackwards: readStream('backwards'),
+    headName: `ordo_head_${schema}`,
+    head: `select ${horizon} as head`,
+    readLog,
+  };
+}

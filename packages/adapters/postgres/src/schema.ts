@@ -1,0 +1,287 @@
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
+import { ValidationError } from '@ordo/core';
+
+/** The schema Ordo's tables live in when none is given. */
+export const DEFAULT_SCHEMA = 'ordo';
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Checks a schema name: lower-case letters, digits and `_`, starting with a letter or `_`, at most
+ * 63 characters, not `pg_…` (reserved by PostgreSQL). The name is also quoted wherever it is used.
+ * @throws ValidationError when the name is not allowed.
+ */
+export function validateSchemaName(schema: unknown): string {
+  if (typeof schema !== 'string' || !SCHEMA_NAME.test(schema) || schema.startsWith('pg_')) {
+    throw new ValidationError('PostgreSQL schema name', [
+      {
+        path: 'schema',
+        message:
+          'must be 1–63 lower-case letters, digits or "_", start with a letter or "_", and not start with "pg_"',
+      },
+    ]);
+  }
+  return schema;
+}
+
+/** The names every statement uses for one schema: quoted identifiers and lock keys. */
+export interface SchemaNames {
+  schema: string;
+  /** `"schema"`, quoted. */
+  q: string;
+  /** Channel the append function notifies, and listeners LISTEN on. */
+  channel: string;
+  /** Class id (int4) of the per-stream advisory locks of this schema. */
+  streamLockClass: number;
+  /** Key (int8) of the advisory lock that orders transaction ids and global positions. */
+  sequencerLockKey: bigint;
+  /** Key (int8) of the advisory lock migrations run under. */
+  migrationLockKey: bigint;
+}
+
+export function schemaNames(schema: string): SchemaNames {
+  return {
+    schema,
+    q: `"${schema}"`,
+    channel: `ordo_${schema}`.slice(0, 63),
+    streamLockClass: hash(`ordo:stream-lock:${schema}`).readInt32BE(0),
+    sequencerLockKey: hash(`ordo:sequencer:${schema}`).readBigInt64BE(0),
+    migrationLockKey: hash(`ordo:migrate:${schema}`).readBigInt64BE(0),
+  };
+}
+
+function hash(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** One step of the schema's history. Applied once, in order, each in its own transaction. */
+interface Migration {
+  version: number;
+  name: string;
+  sql(names: SchemaNames): string;
+}
+
+const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'streams, events, append function, checkpoints',
+    sql: ({ q, channel, streamLockClass, sequencerLockKey }) => `
+create table ${q}.streams (
+  stream_name text primary key,
+  -- Version of the stream's last event (0-based).
+  version bigint not null check (version >= 0)
+);
+
+create sequence ${q}.events_global_position_seq as bigint start with 1 minvalue 1 no cycle;
+
+create table ${q}.events (
+  global_position bigint primary key,
+  event_id uuid not null,
+  stream_name text not null,
+  stream_version bigint not null,
+  event_type text not null,
+  data json not null,
+  metadata json not null,
+  recorded_at timestamptz not null default now(),
+  -- The writing transaction: the global log shows only rows of transactions older than every
+  -- transaction still running (see the README: "A gap-free global log").
+  tx_id xid8 not null default pg_current_xact_id(),
+  constraint events_event_id_key unique (event_id),
+  constraint events_stream_version_key unique (stream_name, stream_version)
+);
+
+-- Finds the newest row below the transaction horizon without scanning what lies above it.
+create index events_tx_id_idx on ${q}.events (tx_id, global_position);
+
+create table ${q}.checkpoints (
+  name text primary key,
+  position bigint not null,
+  updated_at timestamptz not null default now()
+);
+
+-- Appends one batch to one stream, atomically, in one statement. Conflicts are returned, not
+-- raised, so that the caller's connection stays usable:
+--   status 'ok'        version = the stream's last version, last_position = the batch's last position
+--                      (also for a retried batch: then nothing is written and the original result returned)
+--   status 'conflict'  version = the stream's actual version (null: no stream); nothing written
+--   status 'duplicate' duplicate_id = an id stored elsewhere; nothing written
+create function ${q}.append_events(
+  p_stream text,
+  p_expected text,            -- 'any' | 'no_stream' | 'stream_exists' | 'version'
+  p_expected_version bigint,  -- with 'version'
+  p_ids uuid[],
+  p_types text[],
+  p_data json[],
+  p_metadata json[],
+  out status text,
+  out version bigint,
+  out last_position bigint,
+  out duplicate_id uuid
+)
+language plpgsql
+as $fn$
+declare
+  v_n int := coalesce(cardinality(p_ids), 0);
+  v_current bigint;
+  v_found_stream text;
+  v_found_version bigint;
+  v_count int;
+  v_positions bigint[];
+  v_locked boolean := false;
+begin
+  if v_n = 0 or cardinality(p_types) <> v_n or cardinality(p_data) <> v_n or cardinality(p_metadata) <> v_n
+     or p_expected not in ('any', 'no_stream', 'stream_exists', 'version')
+     or (p_expected = 'version' and p_expected_version is null) then
+    raise exception 'ordo: append_events: bad arguments' using errcode = '22023';
+  end if;
+
+  -- 1. Serialise the appends to this stream until commit. Each then sees the committed result of
+  --    the one before. An advisory lock, not a row lock: the transaction must not get its
+  --    transaction id before step 4.
+  perform pg_advisory_xact_lock(${streamLockClass}, hashtext(p_stream));
+
+  -- 2. A retry: the batch's ids are already stored, consecutively and in order, in this stream.
+  select e.stream_name, e.stream_version into v_found_stream, v_found_version
+    from ${q}.events e where e.event_id = p_ids[1];
+  if found then
+    if v_found_stream = p_stream then
+      select count(*)::int, max(e.stream_version), max(e.global_position)
+        into v_count, version, last_position
+        from unnest(p_ids) with ordinality as i(id, ord)
+        join ${q}.events e
+          on e.event_id = i.id and e.stream_name = p_stream and e.stream_version = v_found_version + i.ord - 1;
+      if v_count = v_n then
+        status := 'ok';
+        return;
+      end if;
+    end if;
+    status := 'duplicate';
+    version := null;
+    last_position := null;
+    duplicate_id := p_ids[1];
+    return;
+  end if;
+  if v_n > 1 then
+    select i.id into duplicate_id
+      from unnest(p_ids) with ordinality as i(id, ord)
+      join ${q}.events e on e.event_id = i.id
+      order by i.ord limit 1;
+    if found then
+      status := 'duplicate';
+      return;
+    end if;
+  end if;
+
+  -- 3. The expected version, checked before any global position is drawn.
+  select s.version into v_current from ${q}.streams s where s.stream_name = p_stream;
+  if not (case p_expected
+            when 'any' then true
+            when 'no_stream' then v_current is null
+            when 'stream_exists' then v_current is not null
+            else v_current is not distinct from p_expected_version
+          end) then
+    status := 'conflict';
+    version := v_current;
+    return;
+  end if;
+
+  -- 4. Take a transaction id and draw the global positions under one short lock, so that
+  --    transaction ids and positions are in the same order. Readers rely on it: they read rows of
+  --    transactions older than every running one, and nothing can commit later below that.
+  if pg_current_xact_id_if_assigned() is not null then
+    raise exception 'ordo: append_events must be the first write of its transaction'
+      using errcode = '25001';
+  end if;
+  begin
+    perform pg_advisory_lock(${sequencerLockKey});
+    v_locked := true;
+    perform pg_current_xact_id();
+    v_positions := array(select nextval('${q}.events_global_position_seq') from generate_series(1, v_n));
+    perform pg_advisory_unlock(${sequencerLockKey});
+    v_locked := false;
+  exception when others or query_canceled then
+    -- A session lock outlives the transaction: never leave it behind.
+    if v_locked then
+      perform pg_advisory_unlock(${sequencerLockKey});
+    end if;
+    raise;
+  end;
+
+  -- 5. Write.
+  if v_current is null then
+    insert into ${q}.streams (stream_name, version) values (p_stream, v_n - 1);
+  else
+    update ${q}.streams set version = v_current + v_n where stream_name = p_stream;
+  end if;
+  insert into ${q}.events (global_position, event_id, stream_name, stream_version, event_type, data, metadata)
+    select v_positions[i.ord], i.id, p_stream, coalesce(v_current, -1) + i.ord, i.type, i.data, i.metadata
+      from unnest(p_ids, p_types, p_data, p_metadata) with ordinality as i(id, type, data, metadata, ord);
+  -- Wakes live subscribers once this transaction commits.
+  perform pg_notify('${channel}', '');
+
+  status := 'ok';
+  version := coalesce(v_current, -1) + v_n;
+  last_position := v_positions[v_n];
+end
+$fn$;
+`,
+  },
+];
+
+/** The newest schema version this code knows. */
+export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;
+
+/**
+ * Brings `schema` up to date. Runs under a session advisory lock, so concurrent callers (several
+ * service instances starting at once) take turns; each migration runs in its own transaction and is
+ * recorded, so running it again does nothing.
+ * @returns the versions this call applied.
+ */
+export async function migrateSchema(pool: Pool, names: SchemaNames): Promise<number[]> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('select pg_advisory_lock($1)', [names.migrationLockKey.toString()]);
+    try {
+      await client.query(`create schema if not exists ${names.q}`);
+      await client.query(
+        `create table if not exists ${names.q}.schema_migrations (
+           version int primary key,
+           name text not null,
+           applied_at timestamptz not null default now()
+         )`,
+      );
+      const { rows } = await client.query<{ version: number }>(`select version from ${names.q}.schema_migrations`);
+      const applied = new Set(rows.map((r) => r.version));
+      const done: number[] = [];
+      for (const migration of migrations) {
+        if (applied.has(migration.version)) continue;
+        await client.query('begin');
+        try {
+          await client.query(migration.sql(names));
+          await client.query(`insert into ${names.q}.schema_migrations (version, name) values ($1, $2)`, [
+            migration.version,
+            migration.name,
+          ]);
+          await client.query('commit');
+        } catch (error) {
+          await client.query('rollback').catch(() => undefined);
+          throw error;
+        }
+        done.push(migration.version);
+      }
+      return done;
+    } finally {
+      await client.query('select pg_advisory_unlock($1)', [names.migrationLockKey.toString()]).catch((error: Error) => {
+        broken = error;
+      });
+    }
+  } catch (error) {
+    broken = error as Error;
+    throw error;
+  } finally {
+    // A connection whose lock release failed is not given back to the pool.
+    client.release(broken);
+  }
+}

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { RecordedEvent } from '../events.js';
 import { createCommandHandler, type CommandResult, type RetryPolicy } from '../handler.js';
 import type { EventStore } from '../store/event-store.js';
-import { parseOrThrow } from '../validation.js';
+import { ValidationError } from '../errors.js';
+import { parseOrThrow, toIssues } from '../validation.js';
 import { defaultLifecycle, type Lifecycle } from './lifecycle.js';
 import { createOrderDecider, OrderNotFoundError, orderStream, type Order } from './order-decider.js';
 import {
@@ -129,7 +130,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
   type Body = Record<string, unknown> & { type: OrderCommand['type'] };
 
   async function run(orderId: string, body: Body, opts: CommandOptions & { reason?: string } = {}): Promise<OrderChange> {
-    parseOrThrow(orderIdSchema, orderId, 'order id');
+    parseField('orderId', orderIdSchema, orderId, 'order id');
     const o = parseOrThrow(optionsSchema, opts, 'command options');
     const now = clock();
     const command = parseOrThrow(
@@ -160,7 +161,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
   }
 
   async function load(orderId: string) {
-    parseOrThrow(orderIdSchema, orderId, 'order id');
+    parseField('orderId', orderIdSchema, orderId, 'order id');
     const loaded = await handler.load(orderStream(orderId));
     if (loaded.state === null) throw new OrderNotFoundError(orderId);
     return { order: loaded.state, events: loaded.events };
@@ -171,12 +172,16 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
     async placeOrder(input, opts = {}) {
       const valid = parseOrThrow(placeOrderInputSchema, input, 'PlaceOrder input');
       const orderId = orderIdFor(valid.idempotencyKey);
-      // The command id derives from the key too: five deliveries of one payment callback are one command.
-      const change = await run(orderId, { type: 'PlaceOrder', ...valid }, { commandId: `place:${valid.idempotencyKey}`, ...opts });
+      // The command id derives from the key and the contents: five deliveries of one payment callback
+      // are one command, while the key reused for other contents is another command, which the
+      // decider refuses with IdempotencyConflictError (also when both race). Fixed length, whatever the key.
+      const contents = JSON.stringify([valid.customer, valid.lines, valid.currency, valid.prefix ?? null]);
+      const commandId = `place:${uuidv5(contents, orderId)}`;
+      const change = await run(orderId, { type: 'PlaceOrder', ...valid }, { commandId, ...opts });
       return { ...change, orderId };
     },
     async changeStatus(orderId, to, opts) {
-      return run(orderId, { type: 'ChangeStatus', to: parseOrThrow(statusSchema, to, 'status change') }, opts);
+      return run(orderId, { type: 'ChangeStatus', to: parseField('to', statusSchema, to, 'status change') }, opts);
     },
     cancel: (orderId, opts) => run(orderId, { type: 'CancelOrder' }, opts),
     recordPayment: (orderId, payment, opts) =>
@@ -197,6 +202,14 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       return events.map((event) => toHistoryEntry(event as RecordedEvent<OrderEvent['type'], OrderEvent['data']>));
     },
   };
+}
+
+/** Parses one argument, naming it in the issues (`orderId`, `to`) as a command's field would be. */
+function parseField<T extends z.ZodType>(field: string, schema: T, value: unknown, subject: string): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = toIssues(result.error).map((issue) => ({ ...issue, path: issue.path ? `${field}.${issue.path}` : field }));
+  throw new ValidationError(subject, issues);
 }
 
 function toHistoryEntry(event: RecordedEvent<OrderEvent['type'], OrderEvent['data']>): HistoryEntry {

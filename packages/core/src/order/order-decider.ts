@@ -166,6 +166,15 @@ export function createOrderDecider(lifecycle: Lifecycle<string> = defaultLifecyc
           return [];
         }
         return statusChange(order, 'failed', command);
+      case 'RetrySubmission': {
+        // The failed submission and the next one are one append: no crash can leave the order
+        // `failed` with retries left and nobody to retry it.
+        if (order.status !== 'submitting' || order.submissionAttempts !== command.attempt) return [];
+        const failed = statusChange(order, 'failed', command);
+        const next = failed.reduce<OrderState>(evolve, order)!;
+        const retry = { actor: command.actor, at: command.at, reason: command.retryReason };
+        return [...failed, ...statusChange(next, 'submitting', retry, { attempt: command.attempt + 1 })];
+      }
       case 'RecordPayment':
         if (order.payments.some((p) => p.paymentId === command.paymentId)) return [];
         if (command.amount.currency !== order.total.currency) {

@@ -93,6 +93,15 @@ export interface OrderService {
    * and only while it is still `submitting` (otherwise a no-op): what a timeout needs.
    */
   failFulfillment(orderId: string, options: CommandOptions & { reason: string; attempt?: number }): Promise<OrderChange>;
+  /**
+   * Fulfillment: submission `attempt` failed for `reason`, and the order is submitted again
+   * (attempt + 1, with `retryReason`). Both changes are one append; a no-op unless that submission
+   * is still `submitting`.
+   */
+  retrySubmission(
+    orderId: string,
+    options: CommandOptions & { attempt: number; reason: string; retryReason?: string },
+  ): Promise<OrderChange>;
   /** Records the order's number (the order-numbers projection calls it; numbers never change). */
   assignNumber(orderId: string, assignment: { number: string; prefix: string; day: string }, options?: CommandOptions): Promise<OrderChange>;
   /** @throws OrderNotFoundError */
@@ -193,6 +202,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
     completeFulfillment: (orderId, opts) => run(orderId, { type: 'CompleteFulfillment' }, opts),
     failFulfillment: (orderId, { attempt, ...opts }) =>
       run(orderId, { type: 'FailFulfillment', ...(attempt !== undefined && { attempt }) }, opts),
+    retrySubmission: (orderId, { attempt, retryReason, ...opts }) =>
+      run(orderId, { type: 'RetrySubmission', attempt, ...(retryReason !== undefined && { retryReason }) }, opts),
     assignNumber: (orderId, assignment, opts) => run(orderId, { type: 'AssignOrderNumber', ...assignment }, opts),
     async getOrder(orderId) {
       return (await load(orderId)).order;

@@ -160,6 +160,16 @@ export const orderCommandSchema = z.discriminatedUnion('type', [
     ...who,
   }),
   z.object({
+    type: z.literal('RetrySubmission'),
+    /** The submission that failed: nothing happens unless the order is still `submitting` with this attempt. */
+    attempt: z.number().int().positive(),
+    /** Why that submission failed. */
+    reason,
+    /** Recorded on the new submission. */
+    retryReason: reason.optional(),
+    ...who,
+  }),
+  z.object({
     type: z.literal('AssignOrderNumber'),
     number: z.string().min(1),
     prefix: z.string().min(1),

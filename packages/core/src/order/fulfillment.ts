@@ -12,9 +12,14 @@ import type { OrderStatusChanged } from './schemas.js';
  * external provider with an idempotency key of the order's own, and records the provider's
  * request id, processing and completion as order commands with expected versions: nothing writes a
  * status any other way. Orders stuck in `submitting` longer than a timeout are failed with the
- * reason and submitted again (same key, so the provider sees one order) up to a limit, then left
- * `failed` with the reason. Time comes from an injected clock and `tick(now)` runs the timer by
- * hand; `start()` also schedules it.
+ * reason and submitted again in the same append (same key, so the provider sees one order) up to a
+ * limit, then left `failed` with the reason. Time comes from an injected clock and `tick(now)` runs
+ * the timer by hand; `start()` also schedules it.
+ *
+ * Every provider call is one recorded submission attempt. A process manager calls the provider only
+ * for submissions that start while it runs; those it finds in the log when it starts (a call a
+ * stopped process may or may not have made) are left to the timer, which retries them as a new
+ * attempt under the same key.
  */
 
 /** The external fulfillment service, provided by the application. */
@@ -54,7 +59,13 @@ export interface PendingSubmission {
 }
 
 export interface Fulfillment {
+  /** Reads the log (finding orders already in `submitting`), then follows it and schedules the timer. */
   start(): Promise<void>;
+  /**
+   * Stops the timer and the log reader, and waits for answers already received to be recorded.
+   * Provider calls still waiting are not waited for: whatever they answer later is not written, and
+   * their orders stay `submitting` for the timer of the next process manager.
+   */
   stop(): Promise<void>;
   /** Retries or fails submissions stuck past the timeout at `now`. Returns what it did. */
   tick(now?: Date): Promise<{ retried: string[]; failed: string[] }>;
@@ -64,7 +75,10 @@ export interface Fulfillment {
   manuallyComplete(orderId: string, options: { actor: string; reason: string }): Promise<void>;
   /** Orders currently in `submitting`, oldest first. */
   pending(): PendingSubmission[];
-  /** Resolves when no provider call is in flight and the log as of now has been read. */
+  /**
+   * Resolves once the log as of now has been read and every answer the provider has given has been
+   * recorded. Calls still waiting for the provider are not waited for: the timer deals with them.
+   */
   settle(): Promise<void>;
   readonly runner: ProjectionRunner;
 }
@@ -85,18 +99,33 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
 
   /** Orders in `submitting`, by id, as the log says. */
   const submitting = new Map<string, PendingSubmission>();
-  const calls = new Set<Promise<void>>();
+  /** What the provider answered when it refused an order's latest submission: the timeout quotes it. */
+  const refusals = new Map<string, { attempt: number; message: string }>();
+  /** This process's provider calls, by `orderId:attempt`; `waiting` until the provider answers. */
+  const calls = new Map<string, { waiting: boolean; done: Promise<void> }>();
+  /** `null` while stopped; else the log position when `start()` ran: later submissions are called. */
+  let liveAfter: bigint | null = null;
+  /** Changes on every start and stop, so a call from before a stop writes nothing. */
+  let generation = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
 
-  async function submit(orderId: string, attempt: number) {
+  async function submit(orderId: string, attempt: number, call: { waiting: boolean }) {
+    const started = generation;
     const order = await orders.getOrder(orderId);
     if (order.status !== 'submitting' || order.submissionAttempts !== attempt) return; // moved on already
+    if (started !== generation) return;
     let requestId: string;
+    call.waiting = true;
     try {
       ({ requestId } = await provider.submit(order, { idempotencyKey: fulfillmentKey(orderId), attempt }));
-    } catch {
-      return; // no answer: the order stays in `submitting` and the timer retries it
+    } catch (error) {
+      // The order stays in `submitting` and the timer retries it, quoting this answer.
+      refusals.set(orderId, { attempt, message: describe(error) });
+      return;
+    } finally {
+      call.waiting = false;
     }
+    if (started !== generation) return; // stopped meanwhile
     try {
       await orders.recordProviderRequest(orderId, requestId, { actor, commandId: `fulfillment:${orderId}:${attempt}:accepted` });
     } catch (error) {
@@ -107,16 +136,26 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
 
   function track(event: RecordedEvent) {
     const change = event.data as OrderStatusChanged;
-    if (change.to === 'submitting') {
-      const attempt = change.attempt ?? 1;
-      submitting.set(change.orderId, { orderId: change.orderId, attempt, since: change.at });
-      const call = submit(change.orderId, attempt).catch(() => undefined);
-      calls.add(call);
-      void call.finally(() => calls.delete(call));
-    } else {
+    if (change.to !== 'submitting') {
       submitting.delete(change.orderId);
+      refusals.delete(change.orderId);
+      return;
     }
+    const attempt = change.attempt ?? 1;
+    submitting.set(change.orderId, { orderId: change.orderId, attempt, since: change.at });
+    // A submission from before `start()` may have been called by a process that stopped, and
+    // answered or not: calling again under the same attempt would be a call no history explains.
+    if (liveAfter === null || event.globalPosition <= liveAfter) return;
+    const key = `${change.orderId}:${attempt}`;
+    const call = { waiting: false, done: Promise.resolve() };
+    call.done = submit(change.orderId, attempt, call)
+      .catch(() => undefined)
+      .finally(() => calls.delete(key));
+    calls.set(key, call);
   }
+
+  /** Calls that are reading or writing, not waiting for the provider. */
+  const busy = () => [...calls.values()].filter((call) => !call.waiting).map((call) => call.done);
 
   // The submitting set lives in memory, so the runner starts from the beginning of the log each
   // time: a restarted process rebuilds it and finds the stuck orders again.
@@ -134,28 +173,32 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
   async function tick(now = clock()) {
     const retried: string[] = [];
     const failed: string[] = [];
-    for (const pending of [...submitting.values()]) {
-      if (now.getTime() - Date.parse(pending.since) < timeoutMs) continue;
-      const base = `fulfillment:${pending.orderId}:${pending.attempt}`;
-      const giveUp = pending.attempt >= maxAttempts;
-      const timedOut = await orders.failFulfillment(pending.orderId, {
-        actor,
-        attempt: pending.attempt,
-        reason: giveUp
-          ? `no answer from the provider after ${pending.attempt} submissions; giving up`
-          : `no answer from the provider within ${Math.round(timeoutMs / 1000)} s (submission ${pending.attempt})`,
-        commandId: `${base}:timed-out`,
-      });
-      if (timedOut.noop) continue; // the provider answered meanwhile
-      if (giveUp) {
-        failed.push(pending.orderId);
-      } else {
-        await orders.startSubmission(pending.orderId, {
+    for (const { orderId, attempt, since } of [...submitting.values()]) {
+      if (now.getTime() - Date.parse(since) < timeoutMs) continue;
+      const base = `fulfillment:${orderId}:${attempt}`;
+      const refusal = refusals.get(orderId);
+      const why =
+        refusal?.attempt === attempt
+          ? `the provider refused submission ${attempt}: ${refusal.message}`
+          : `no answer from the provider within ${Math.round(timeoutMs / 1000)} s (submission ${attempt})`;
+      // Both commands name the attempt: if the provider answered meanwhile, they change nothing.
+      if (attempt >= maxAttempts) {
+        const change = await orders.failFulfillment(orderId, {
           actor,
-          reason: `retry ${pending.attempt + 1} of ${maxAttempts}`,
+          attempt,
+          reason: `${why}; giving up after ${attempt} submissions`,
+          commandId: `${base}:gave-up`,
+        });
+        if (change.applied) failed.push(orderId);
+      } else {
+        const change = await orders.retrySubmission(orderId, {
+          actor,
+          attempt,
+          reason: why,
+          retryReason: `retry ${attempt + 1} of ${maxAttempts}`,
           commandId: `${base}:retry`,
         });
-        retried.push(pending.orderId);
+        if (change.applied) retried.push(orderId);
       }
     }
     return { retried, failed };
@@ -164,6 +207,9 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
   return {
     runner,
     async start() {
+      if (liveAfter !== null) return;
+      generation++;
+      liveAfter = await store.headPosition();
       await runner.start();
       timer ??= setInterval(() => void tick().catch(() => undefined), tickEveryMs);
       timer.unref?.();
@@ -171,14 +217,22 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
     async stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
+      generation++;
+      liveAfter = null;
       await runner.stop();
-      await Promise.all(calls);
+      await Promise.all(busy());
     },
     tick,
     async providerUpdate(orderId, update, opts = {}) {
       const by = { actor: opts.actor ?? 'fulfillment-provider' };
-      if (update.state === 'processing') await orders.markProcessing(orderId, by);
-      else if (update.state === 'completed') await orders.completeFulfillment(orderId, by);
+      if (update.state === 'processing') {
+        try {
+          await orders.markProcessing(orderId, by);
+        } catch (error) {
+          // A progress report that arrives after the outcome (webhooks come out of order) is stale.
+          if (!(error instanceof InvalidTransitionError && OUTCOMES.has(error.from))) throw error;
+        }
+      } else if (update.state === 'completed') await orders.completeFulfillment(orderId, by);
       else await orders.failFulfillment(orderId, { ...by, reason: update.reason });
     },
     async manuallyComplete(orderId, { actor: who, reason }) {
@@ -186,12 +240,23 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
     },
     pending: () => [...submitting.values()].sort((a, b) => a.since.localeCompare(b.since)),
     async settle() {
-      await runner.waitUntilCaughtUp();
-      while (calls.size > 0) {
-        await Promise.all(calls);
+      for (;;) {
         await runner.waitUntilCaughtUp();
+        // A macrotask turn, so that answers the provider has already given reach their calls.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        const working = busy();
+        if (working.length === 0 && runner.position >= (await store.headPosition())) return;
+        await Promise.all(working);
       }
     },
   };
+}
+
+/** Statuses after which a `processing` report has nothing to add. */
+const OUTCOMES = new Set(['completed', 'failed', 'cancelled', 'refunded']);
+
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.length > 500 ? `${message.slice(0, 500)}…` : message;
 }
 

@@ -1,0 +1,366 @@
+/**
+ * The state of the in-process EventStoreDB test server: streams, the `$all` log, stream metadata,
+ * deletes, and the append rules (expected revisions and event-id idempotency) as EventStoreDB
+ * documents them. No gRPC here: `service.ts` maps requests and answers onto these calls.
+ *
+ * Documented behaviour this models:
+ * - Expected revision. `no_stream`: the stream must not exist (a soft-deleted stream counts as not
+ *   existing); `stream_exists`: it must (a stream with only metadata counts; a deleted one answers
+ *   "stream deleted"); a revision: the last event's revision.
+ * - Idempotency with an expected revision E: if E is the current revision, the events are written.
+ *   If E is behind, the ids of the events after E are compared with the request's: all equal means
+ *   the write already happened (acknowledged, nothing written); otherwise wrong expected version.
+ * - Idempotency with `any` / `stream_exists`: best effort, from a bounded cache of recently written
+ *   event ids; once an id has left the cache, the same events are written again.
+ * - `$all` holds every event, including system events (`$metadata`, `$streamDeleted`) and events that
+ *   stream metadata hides; stream reads honour `$tb` (truncate before) and `$maxCount`.
+ * - Soft delete sets `$tb` past the last event: the stream reads as not found, and appending
+ *   continues from the old revision. Tombstone (hard delete) closes the stream for good.
+ * - Positions: commit = prepare, increasing with the bytes written, not dense.
+ */
+
+/** What an append expects of the stream. */
+export type ExpectedRevision =
+  | { kind: 'any' }
+  | { kind: 'no_stream' }
+  | { kind: 'stream_exists' }
+  | { kind: 'revision'; revision: bigint };
+
+/** An event as the client proposes it. */
+export interface ProposedEvent {
+  id: string;
+  type: string;
+  contentType: string;
+  data: Uint8Array;
+  customMetadata: Uint8Array;
+}
+
+/** An event as stored. */
+export interface StoredEvent {
+  id: string;
+  stream: string;
+  revision: bigint;
+  type: string;
+  contentType: string;
+  data: Uint8Array;
+  customMetadata: Uint8Array;
+  /** .NET ticks (100 ns) since the Unix epoch, as the protocol carries them. */
+  created: bigint;
+  /** Commit and prepare position (equal: no explicit transactions here). */
+  position: bigint;
+}
+
+export type AppendOutcome =
+  | { kind: 'success'; currentRevision: bigint; position: bigint | null }
+  | { kind: 'wrong_expected_version'; currentRevision: bigint | null; expected: ExpectedRevision }
+  | { kind: 'stream_deleted' }
+  | { kind: 'too_big'; maxAppendSize: number };
+
+export type DeleteOutcome =
+  | { kind: 'success'; position: bigint }
+  | { kind: 'wrong_expected_version'; currentRevision: bigint | null; expected: ExpectedRevision }
+  | { kind: 'stream_deleted' };
+
+export type StreamReadOutcome =
+  | { kind: 'events'; events: StoredEvent[] }
+  | { kind: 'not_found' }
+  | { kind: 'stream_deleted' };
+
+/** Server-side filter of an `$all` read or subscription. */
+export interface AllFilter {
+  on: 'stream' | 'event_type';
+  prefixes: string[];
+  regex: string | undefined;
+}
+
+export interface DatabaseOptions {
+  /** Largest append in bytes (data plus metadata of all its events). Default 1 MiB, as the server's default. */
+  maxAppendSize?: number;
+  /** How many recently written event ids the best-effort idempotency check remembers. Default 10,000. */
+  idempotencyCacheSize?: number;
+  /** Clock for `created`. */
+  now?: () => Date;
+}
+
+/** Revision of the tombstone event that closes a hard-deleted stream. */
+export const TOMBSTONE_REVISION = 9223372036854775807n;
+const FIRST_POSITION = 4096n;
+const RECORD_OVERHEAD = 96n;
+
+interface StreamState {
+  events: StoredEvent[];
+  tombstoned: boolean;
+}
+
+export class Database {
+  readonly log: StoredEvent[] = [];
+  private readonly streams = new Map<string, StreamState>();
+  private readonly recentIds = new Map<string, { stream: string; revision: bigint }>();
+  private readonly listeners = new Set<() => void>();
+  private nextPosition = FIRST_POSITION;
+  readonly maxAppendSize: number;
+  private readonly idempotencyCacheSize: number;
+  private readonly now: () => Date;
+
+  constructor(options: DatabaseOptions = {}) {
+    this.maxAppendSize = options.maxAppendSize ?? 1024 * 1024;
+    this.idempotencyCacheSize = options.idempotencyCacheSize ?? 10_000;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Calls `listener` after every write; returns the function that unregisters it. */
+  onWrite(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Empties the best-effort idempotency cache, as a restart or a busy server would. */
+  forgetEventIds(): void {
+    this.recentIds.clear();
+  }
+
+  append(stream: string, expected: ExpectedRevision, events: readonly ProposedEvent[]): AppendOutcome {
+    const state = this.streams.get(stream);
+    if (state?.tombstoned) return { kind: 'stream_deleted' };
+    const size = events.reduce((sum, e) => sum + e.data.length + e.customMetadata.length, 0);
+    if (size > this.maxAppendSize) return { kind: 'too_big', maxAppendSize: this.maxAppendSize };
+
+    const stored = state?.events ?? [];
+    const current = stored.length === 0 ? null : BigInt(stored.length - 1);
+    const softDeleted = this.isSoftDeleted(stream);
+    const wrong = (): AppendOutcome => ({ kind: 'wrong_expected_version', currentRevision: current, expected });
+
+    switch (expected.kind) {
+      case 'no_stream':
+        if (current === null || softDeleted) return this.write(stream, events);
+        return this.byPosition(stream, -1n, events) ?? wrong();
+      case 'revision':
+        if (expected.revision === current) return this.write(stream, events);
+        if (current !== null && expected.revision < current) {
+          return this.byPosition(stream, expected.revision, events) ?? wrong();
+        }
+        return wrong();
+      case 'stream_exists':
+        if (softDeleted) return { kind: 'stream_deleted' };
+        if (current === null && !this.streams.has(metastreamOf(stream))) return wrong();
+        return this.byCache(stream, events) ?? this.write(stream, events);
+      case 'any':
+        return this.byCache(stream, events) ?? this.write(stream, events);
+    }
+  }
+
+  /**
+   * The documented check for an expected revision behind the stream: compare the ids of the events
+   * after `expected` with the request. All equal: the write already happened. Otherwise `undefined`
+   * (the caller answers wrong expected version).
+   */
+  private byPosition(stream: string, expected: bigint, events: readonly ProposedEvent[]): AppendOutcome | undefined {
+    const stored = this.streams.get(stream)?.events ?? [];
+    const first = Number(expected + 1n);
+    const all = events.every((e, i) => stored[first + i]?.id === e.id);
+    if (!all) return undefined;
+    return { kind: 'success', currentRevision: BigInt(first + events.length - 1), position: null };
+  }
+
+  /** The best-effort check: only ids still in the cache are recognised. */
+  private byCache(stream: string, events: readonly ProposedEvent[]): AppendOutcome | undefined {
+    const cached = this.recentIds.get(events[0]!.id);
+    if (!cached || cached.stream !== stream) return undefined;
+    const stored = this.streams.get(stream)?.events ?? [];
+    const first = Number(cached.revision);
+    const all = events.every((e, i) => stored[first + i]?.id === e.id);
+    if (!all) {
+      // Part of the events was written before: the server refuses rather than guessing.
+      return { kind: 'wrong_expected_version', currentRevision: BigInt(stored.length - 1), expected: { kind: 'any' } };
+    }
+    return { kind: 'success', currentRevision: BigInt(first + events.length - 1), position: null };
+  }
+
+  private write(stream: string, events: readonly ProposedEvent[]): AppendOutcome {
+    let state = this.streams.get(stream);
+    if (!state) {
+      state = { events: [], tombstoned: false };
+      this.streams.set(stream, state);
+    }
+    const created = BigInt(this.now().getTime()) * 10_000n;
+    let last: StoredEvent | undefined;
+    for (const proposed of events) {
+      last = this.record(stream, BigInt(state.events.length), proposed, created);
+      state.events.push(last);
+      this.remember(last);
+    }
+    this.notify();
+    return { kind: 'success', currentRevision: last!.revision, position: last!.position };
+  }
+
+  private record(stream: string, revision: bigint, proposed: ProposedEvent, created: bigint): StoredEvent {
+    const event: StoredEvent = { ...proposed, stream, revision, created, position: this.nextPosition };
+    this.nextPosition +=
+      RECORD_OVERHEAD +
+      BigInt(Buffer.byteLength(stream) + Buffer.byteLength(proposed.type) + proposed.data.length + proposed.customMetadata.length);
+    this.log.push(event);
+    return event;
+  }
+
+  private remember(event: StoredEvent) {
+    this.recentIds.delete(event.id);
+    this.recentIds.set(event.id, { stream: event.stream, revision: event.revision });
+    while (this.recentIds.size > this.idempotencyCacheSize) {
+      this.recentIds.delete(this.recentIds.keys().next().value!);
+    }
+  }
+
+  private notify() {
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  /** The stream's metadata: the data of the last `$metadata` event of its metastream. */
+  metadataOf(stream: string): Record<string, unknown> {
+    const meta = this.streams.get(metastreamOf(stream))?.events.at(-1);
+    if (!meta) return {};
+    try {
+      const parsed: unknown = JSON.parse(Buffer.from(meta.data).toString('utf8'));
+      return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  }
+
+  private isSoftDeleted(stream: string): boolean {
+    const stored = this.streams.get(stream)?.events ?? [];
+    const tb = this.metadataOf(stream).$tb;
+    return stored.length > 0 && typeof tb === 'number' && BigInt(tb) > BigInt(stored.length - 1);
+  }
+
+  /** Lowest revision a stream read returns, after `$tb` and `$maxCount`. */
+  private firstVisible(stream: string, length: number): number {
+    const meta = this.metadataOf(stream);
+    let first = 0;
+    if (typeof meta.$tb === 'number') first = Math.max(first, meta.$tb);
+    if (typeof meta.$maxCount === 'number' && meta.$maxCount >= 1) first = Math.max(first, length - meta.$maxCount);
+    return first;
+  }
+
+  readStream(
+    stream: string,
+    from: 'start' | 'end' | bigint,
+    direction: 'forwards' | 'backwards',
+    count: number,
+  ): StreamReadOutcome {
+    const state = this.streams.get(stream);
+    if (state?.tombstoned) return { kind: 'stream_deleted' };
+    const stored = state?.events ?? [];
+    const first = this.firstVisible(stream, stored.length);
+    if (stored.length === 0 || first >= stored.length) return { kind: 'not_found' };
+    const out: StoredEvent[] = [];
+    if (direction === 'forwards') {
+      const start = from === 'start' ? first : from === 'end' ? stored.length : Math.max(first, Number(from));
+      for (let i = start; i < stored.length && out.length < count; i++) out.push(stored[i]!);
+    } else {
+      const start = from === 'end' ? stored.length - 1 : from === 'start' ? first : Math.min(Number(from), stored.length - 1);
+      for (let i = start; i >= first && out.length < count; i--) out.push(stored[i]!);
+    }
+    return { kind: 'events', events: out };
+  }
+
+  /**
+   * Reads `$all`. Forwards from a position includes the event at it; backwards from a position
+   * returns the events before it.
+   */
+  readAll(
+    from: 'start' | 'end' | bigint,
+    direction: 'forwards' | 'backwards',
+    count: number,
+    filter: AllFilter | undefined,
+  ): StoredEvent[] {
+    const out: StoredEvent[] = [];
+    if (direction === 'forwards') {
+      const start = from === 'start' ? 0 : from === 'end' ? this.log.length : this.indexAtOrAfter(from);
+      for (let i = start; i < this.log.length && out.length < count; i++) {
+        if (matches(this.log[i]!, filter)) out.push(this.log[i]!);
+      }
+    } else {
+      const start = from === 'end' ? this.log.length - 1 : from === 'start' ? -1 : this.indexAtOrAfter(from) - 1;
+      for (let i = start; i >= 0 && out.length < count; i--) {
+        if (matches(this.log[i]!, filter)) out.push(this.log[i]!);
+      }
+    }
+    return out;
+  }
+
+  /** Index in the log of the first event at or after `position`. */
+  indexAtOrAfter(position: bigint): number {
+    let low = 0;
+    let high = this.log.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (this.log[mid]!.position < position) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  /** Soft delete: `$tb` past the last event; the stream can be written again, continuing its revisions. */
+  softDelete(stream: string, expected: ExpectedRevision): DeleteOutcome {
+    const state = this.streams.get(stream);
+    if (state?.tombstoned) return { kind: 'stream_deleted' };
+    const check = this.checkDelete(stream, expected);
+    if (check) return check;
+    const length = state?.events.length ?? 0;
+    const metadata = { ...this.metadataOf(stream), $tb: length };
+    const written = this.write(metastreamOf(stream), [systemEvent('$metadata', metadata)]);
+    return { kind: 'success', position: (written as { position: bigint }).position };
+  }
+
+  /** Hard delete: the stream is closed for good; `$all` gets a `$streamDeleted` event. */
+  tombstone(stream: string, expected: ExpectedRevision): DeleteOutcome {
+    let state = this.streams.get(stream);
+    if (state?.tombstoned) return { kind: 'stream_deleted' };
+    const check = this.checkDelete(stream, expected);
+    if (check) return check;
+    if (!state) {
+      state = { events: [], tombstoned: false };
+      this.streams.set(stream, state);
+    }
+    state.tombstoned = true;
+    const created = BigInt(this.now().getTime()) * 10_000n;
+    const event = this.record(stream, TOMBSTONE_REVISION, systemEvent('$streamDeleted', {}), created);
+    this.notify();
+    return { kind: 'success', position: event.position };
+  }
+
+  private checkDelete(stream: string, expected: ExpectedRevision): DeleteOutcome | undefined {
+    const stored = this.streams.get(stream)?.events ?? [];
+    const current = stored.length === 0 ? null : BigInt(stored.length - 1);
+    const ok =
+      expected.kind === 'any' ||
+      (expected.kind === 'no_stream' && current === null) ||
+      (expected.kind === 'stream_exists' && current !== null) ||
+      (expected.kind === 'revision' && expected.revision === current);
+    return ok ? undefined : { kind: 'wrong_expected_version', currentRevision: current, expected };
+  }
+}
+
+/** The metastream that holds a stream's metadata. */
+export function metastreamOf(stream: string): string {
+  return `$$${stream}`;
+}
+
+function systemEvent(type: string, data: unknown): ProposedEvent {
+  return {
+    id: crypto.randomUUID(),
+    type,
+    contentType: 'application/json',
+    data: Buffer.from(JSON.stringify(data)),
+    customMetadata: new Uint8Array(),
+  };
+}
+
+/** True when `event` passes a server-side filter (prefixes: any may match; regex: anywhere in the text). */
+export function matches(event: StoredEvent, filter: AllFilter | undefined): boolean {
+  if (!filter) return true;
+  const text = filter.on === 'stream' ? event.stream : event.type;
+  if (filter.prefixes.length > 0 && filter.prefixes.some((p) => text.startsWith(p))) return true;
+  if (filter.regex !== undefined && filter.regex !== '' && new RegExp(filter.regex).test(text)) return true;
+  return false;
+}

@@ -1,0 +1,77 @@
+/**
+ * An in-process server that speaks the EventStoreDB gRPC protocol, for tests: the unmodified
+ * `@eventstore/db-client` connects to it with `esdb://127.0.0.1:PORT?tls=false`.
+ *
+ * It implements, from the documented behaviour, what Ordo's adapter relies on: appends with every
+ * kind of expected revision and the server's event-id idempotency, stream and `$all` reads in both
+ * directions, filtered catch-up-then-live subscriptions to `$all`, soft delete and tombstone,
+ * stream metadata (`$maxCount`, `$tb`), the append size limit, and the error shapes the client
+ * expects. It is not EventStoreDB: no clustering, ACLs, server-side projections, persistent
+ * subscriptions, scavenging or real position values.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { Database, type DatabaseOptions } from './database.js';
+import { Faults } from './faults.js';
+import { ConnectionRelay } from './proxy.js';
+import { addServices } from './service.js';
+
+export { Database, TOMBSTONE_REVISION, metastreamOf, type StoredEvent } from './database.js';
+export { Faults, type DelayFault, type FaultedMethod } from './faults.js';
+
+export interface TestServerOptions extends DatabaseOptions {
+  /** Port to listen on; 0 (the default) picks a free one. */
+  port?: number;
+  /** Offer BatchAppend, as servers since 21.10 do. With `false` the client appends with the older Append call. Default true. */
+  batchAppend?: boolean;
+  /** Send caught-up notices on subscriptions, as servers since 23.10 do. Default true. */
+  caughtUpNotices?: boolean;
+}
+
+export interface TestServer {
+  /** Connection string for the client, e.g. `esdb://127.0.0.1:41234?tls=false`. */
+  url: string;
+  port: number;
+  /** Arm faults: cut connections after a commit, cut a subscription, delay answers. */
+  faults: Faults;
+  /** The server's state, for tests that check what was (not) written. */
+  database: Database;
+  /** Cuts every client connection now. */
+  dropConnections(): void;
+  stop(): Promise<void>;
+}
+
+/** Starts a test server on 127.0.0.1. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const database = new Database(options);
+  const faults = new Faults();
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 32 * 1024 * 1024,
+    'grpc.max_send_message_length': 32 * 1024 * 1024,
+  });
+  let relay: ConnectionRelay | undefined;
+  const cutter = { dropAll: () => relay?.dropAll() };
+  addServices(server, database, faults, cutter, {
+    batchAppend: options.batchAppend ?? true,
+    caughtUpNotices: options.caughtUpNotices ?? true,
+    serverVersion: '24.10.0',
+  });
+  const innerPort = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) =>
+      error ? reject(error) : resolve(port),
+    ),
+  );
+  relay = new ConnectionRelay(innerPort);
+  const port = await relay.listen(options.port ?? 0);
+  return {
+    url: `esdb://127.0.0.1:${port}?tls=false`,
+    port,
+    faults,
+    database,
+    dropConnections: () => relay!.dropAll(),
+    async stop() {
+      faults.reset();
+      server.forceShutdown();
+      await relay!.close();
+    },
+  };
+}

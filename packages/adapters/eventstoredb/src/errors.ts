@@ -1,0 +1,44 @@
+import { OrdoError } from '@ordo/core';
+
+/** What went wrong talking to EventStoreDB, when it is not one of Ordo's own errors. */
+export type EventStoreDBErrorKind = 'unavailable' | 'timeout' | 'stream_deleted' | 'access_denied' | 'unknown';
+
+/**
+ * A failure of the EventStoreDB server or of the connection to it. `kind` says which; for an append
+ * that failed with `unavailable` or `timeout` the outcome is unknown, and sending the same append
+ * again (same event ids) is safe: a write that went through is recognised and not repeated.
+ */
+export class EventStoreDBError extends OrdoError {
+  override name = 'EventStoreDBError';
+  constructor(
+    readonly kind: EventStoreDBErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The server could not be reached, or the connection dropped, and retrying did not help. */
+export class EventStoreDBUnavailableError extends EventStoreDBError {
+  override name = 'EventStoreDBUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('unavailable', message, options);
+  }
+}
+
+/** The call's deadline passed before the server answered. */
+export class EventStoreDBTimeoutError extends EventStoreDBError {
+  override name = 'EventStoreDBTimeoutError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('timeout', message, options);
+  }
+}
+
+/** The stream was hard-deleted (tombstoned): it can be neither read nor written again. */
+export class EventStoreDBStreamDeletedError extends EventStoreDBError {
+  override name = 'EventStoreDBStreamDeletedError';
+  constructor(readonly stream: string, options?: { cause?: unknown }) {
+    super('stream_deleted', `Stream "${stream}" is deleted in EventStoreDB`, options);
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * `subscribeToAll` over an EventStoreDB catch-up subscription to `$all`.
+ *
+ * - The server filters (by event type or stream prefix, and drops system events); the adapter
+ *   checks every event again with the full Ordo filter.
+ * - `covered` is the position up to which every event was delivered or is known not to match. A
+ *   dropped subscription is started again after `covered` (positions given to subscriptions are
+ *   exclusive), and anything at or before it is skipped: nothing lost, nothing delivered twice.
+ * - Being caught up is established by a probe, not taken on trust: read the head of `$all`, scan
+ *   from `covered` to the head for an event this subscription would deliver; if there is none, all
+ *   of it is covered, `covered` moves to the head and `onCaughtUp(head)` is called. A probe runs
+ *   when the server says the subscription turned live (servers since 23.10), when the subscription
+ *   has been quiet for a while (older servers), and whenever the delivered events run out.
+ */
+import { matchesFilter, START, type LogFilter, type RecordedEvent, type SubscribeOptions, type Subscription } from '@ordo/core';
+import {
+  clientPosition,
+  commitPositionOf,
+  delay,
+  escapeRegex,
+  isTransient,
+  toRecordedEvent,
+  type ClientResolvedEvent,
+  type ClientSubscription,
+  type LooseClient,
+} from './client.js';
+
+/** What a subscription needs from the store. */
+export interface SubscriptionContext {
+  client: LooseClient;
+  /** True for events Ordo readers see: not system events, not the adapter's own hidden streams. */
+  visible(event: { streamName: string; type: string }): boolean;
+  /** The position of the last event in `$all`, of any kind; {@link START} when empty. */
+  lastPosition(): Promise<bigint>;
+  /** Wraps errors the subscription gives up on. */
+  toError(error: unknown): unknown;
+  settings: SubscriptionSettings;
+}
+
+/** How a subscription behaves when the server is slow, quiet or gone. */
+export interface SubscriptionSettings {
+  /** Probe for being caught up after this long without a message from the server. Default 250 ms. */
+  idleProbeMs: number;
+  /** Subscribe again after a drop at most this many times in a row. Default 10. */
+  maxResubscribes: number;
+  /** Backoff before subscribing again: doubles from this, up to 2 s. Default 50 ms. */
+  resubscribeDelayMs: number;
+}
+
+export const DEFAULT_SUBSCRIPTION_SETTINGS: SubscriptionSettings = {
+  idleProbeMs: 250,
+  maxResubscribes: 10,
+  resubscribeDelayMs: 50,
+};
+
+const PAGE = 500;
+const HIGH_WATER = 1000;
+const LOW_WATER = 100;
+
+/** The server-side filter for an Ordo filter: event types if given, else stream prefixes, else "no system events". */
+export function serverFilter(filter: LogFilter | undefined): Record<string, unknown> {
+  if (filter?.eventTypes && filter.eventTypes.length > 0) {
+    return { filterOn: 'eventType', regex: `^(?:${filter.eventTypes.map(escapeRegex).join('|')})$`, checkpointInterval: 1 };
+  }
+  if (filter?.streamPrefixes && filter.streamPrefixes.length > 0) {
+    return { filterOn: 'streamName', prefixes: [...filter.streamPrefixes], checkpointInterval: 1 };
+  }
+  return { filterOn: 'eventType', regex: '^[^$]', checkpointInterval: 1 };
+}
+
+type Item =
+  | { kind: 'event'; resolved: ClientResolvedEvent }
+  | { kind: 'caughtUp' }
+  | { kind: 'error'; error: unknown }
+  | { kind: 'end' };
+
+/** Buffers what a client subscription emits, pausing it when the buffer is full. */
+class Inbox {
+  private readonly items: Item[] = [];
+  private wake: (() => void) | undefined;
+  private paused = false;
+
+  constructor(private readonly source: ClientSubscription) {
+    source.on('data', (resolved: ClientResolvedEvent) => {
+      this.push({ kind: 'event', resolved });
+      if (this.items.length >= HIGH_WATER && !this.paused) {
+        this.paused = true;
+        source.pause();
+      }
+    });
+    source.on('caughtUp', () => this.push({ kind: 'caughtUp' }));
+    source.on('error', (error: unknown) => this.push({ kind: 'error', error }));
+    source.on('end', () => this.push({ kind: 'end' }));
+    source.on('close', () => this.push({ kind: 'end' }));
+  }
+
+  private push(item: Item) {
+    this.items.push(item);
+    this.wake?.();
+  }
+
+  get empty(): boolean {
+    return this.items.length === 0;
+  }
+
+  /** The next item; `idle` when nothing came for `idleMs`; `aborted` when `signal` aborts. */
+  async next(signal: AbortSignal, idleMs: number): Promise<Item | { kind: 'idle' } | { kind: 'aborted' }> {
+    if (this.items.length === 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, idleMs);
+        const onAbort = () => done();
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.wake = done;
+        function done() {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }
+      });
+      this.wake = undefined;
+    }
+    if (signal.aborted) return { kind: 'aborted' };
+    const item = this.items.shift();
+    if (this.paused && this.items.length <= LOW_WATER) {
+      this.paused = false;
+      this.source.resume();
+    }
+    return item ?? { kind: 'idle' };
+  }
+}
+
+/** Thrown inside the loop when `onEvent` failed: the subscription stops with that error. */
+class HandlerFailed {
+  constructor(readonly error: unknown) {}
+}
+
+export function subscribeToAll(context: SubscriptionContext, options: SubscribeOptions): Subscription {
+  const { client, settings } = context;
+  const abort = new AbortController();
+  const filter = options.filter;
+  let covered = options.after ?? START;
+  let noticed = false;
+  let source: ClientSubscription | undefined;
+
+  const wanted = (event: RecordedEvent | { streamName: string; type: string }) =>
+    context.visible(event) && matchesFilter(event, filter);
+
+  /** Scans `(covered, head]`; moves `covered` to the head if nothing in it is for us. */
+  async function probe(): Promise<void> {
+    const head = await context.lastPosition();
+    if (head > covered) {
+      let from = covered;
+      for (;;) {
+        let count = 0;
+        let last = from;
+        let pending = false;
+        // Each page is read to its end: a read left half-consumed would keep its call open.
+        for await (const resolved of client.readAll({ fromPosition: clientPosition(from), maxCount: PAGE })) {
+          count++;
+          const position = commitPositionOf(resolved);
+          const e = resolved.event;
+          if (pending || position === undefined || !e || position <= from || position > head) continue;
+          if (wanted({ streamName: e.streamId, type: e.type })) pending = true; // on its way to us
+          else last = position;
+        }
+        if (pending || abort.signal.aborted) return;
+        if (last >= head || count < PAGE) break;
+        from = last;
+      }
+      if (head > covered) covered = head;
+    }
+    if (!abort.signal.aborted) options.onCaughtUp?.(covered);
+  }
+
+  async function deliver(resolved: ClientResolvedEvent): Promise<void> {
+    const position = commitPositionOf(resolved);
+    if (position === undefined || position <= covered) return;
+    const event = toRecordedEvent(resolved);
+    if (event && wanted(event)) {
+      try {
+        await options.onEvent(event);
+      } catch (error) {
+        throw new HandlerFailed(error);
+      }
+    }
+    covered = position;
+  }
+
+  async function runOnce(): Promise<void> {
+    const subscription = client.subscribeToAll({ fromPosition: clientPosition(covered), filter: serverFilter(filter) });
+    source = subscription;
+    const inbox = new Inbox(subscription);
+    let idleProbed = false;
+    try {
+      for (;;) {
+        const item = await inbox.next(abort.signal, settings.idleProbeMs);
+        switch (item.kind) {
+          case 'aborted':
+            return;
+          case 'event':
+            await deliver(item.resolved);
+            idleProbed = false;
+            if (inbox.empty && noticed && !abort.signal.aborted) await probe();
+            break;
+          case 'caughtUp':
+            noticed = true;
+            await probe();
+            break;
+          case 'idle':
+            // No notice from the server (older versions send none): find out ourselves, once per quiet spell.
+            if (!idleProbed) {
+              idleProbed = true;
+              await probe();
+              noticed = true;
+            }
+            break;
+          case 'error':
+            throw item.error;
+          case 'end':
+            if (abort.signal.aborted) return;
+            throw Object.assign(new Error('The subscription ended'), { type: 'unavailable' });
+        }
+        if (abort.signal.aborted) return;
+      }
+    } finally {
+      source = undefined;
+      void subscription.unsubscribe().catch(() => undefined);
+    }
+  }
+
+  const done = (async () => {
+    let failures = 0;
+    while (!abort.signal.aborted) {
+      const before = covered;
+      try {
+        await runOnce();
+        return;
+      } catch (error) {
+        if (error instanceof HandlerFailed) throw error.error;
+        if (abort.signal.aborted) return;
+        if (!isTransient(error)) throw context.toError(error);
+        failures = covered > before ? 1 : failures + 1;
+        if (failures > settings.maxResubscribes) throw context.toError(error);
+        await delay(Math.min(2000, settings.resubscribeDelayMs * 2 ** (failures - 1)), abort.signal);
+      }
+    }
+  })().then(
+    () => undefined,
+    (error: unknown) => {
+      abort.abort();
+      options.onError?.(error);
+    },
+  );
+
+  return {
+    done,
+    async stop() {
+      abort.abort();
+      void source?.unsubscribe().catch(() => undefined);
+      await done;
+    },
+  };
+}

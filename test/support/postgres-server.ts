@@ -52,8 +52,19 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Options of {@link startPostgres}. */
+export interface StartPostgresOptions {
+  /**
+   * Durable settings (fsync, synchronous_commit and full_page_writes on, PostgreSQL's defaults),
+   * for measurements. Default false: a throwaway test server skips the flushes.
+   */
+  durable?: boolean;
+  /** More `postgresql.conf` settings, e.g. `{ max_connections: '500' }`. */
+  settings?: Record<string, string>;
+}
+
 /** Starts a server; the caller stops it. */
-export async function startPostgres(): Promise<TestPostgresServer> {
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<TestPostgresServer> {
   const bindir = await findPostgresBinaries();
   if (!bindir) {
     throw new Error(
@@ -103,9 +114,8 @@ export async function startPostgres(): Promise<TestPostgresServer> {
           `unix_socket_directories = '${dir}'`,
           'max_connections = 300',
           // A throwaway server: durability buys nothing here, so skip the flushes to save time.
-          'fsync = off',
-          'synchronous_commit = off',
-          'full_page_writes = off',
+          ...(options.durable ? [] : ['fsync = off', 'synchronous_commit = off', 'full_page_writes = off']),
+          ...Object.entries(options.settings ?? {}).map(([key, value]) => `${key} = ${value}`),
           '',
         ].join('\n'),
       );

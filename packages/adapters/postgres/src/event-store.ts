@@ -60,7 +60,7 @@ const MAX_APPEND_ATTEMPTS = 20;
 const NO_LIMIT = null;
 
 interface AppendRow {
-  status: 'ok' | 'conflict' | 'duplicate';
+  status: 'ok' | 'retried' | 'conflict' | 'duplicate';
   version: string | null;
   last_position: string | null;
   duplicate_id: string | null;
@@ -85,7 +85,8 @@ interface EventRow {
  * - The global log (`readAll`, `subscribeToAll`, `headPosition`) shows only events of transactions
  *   older than every transaction still running, so a reader never passes an event that has yet to
  *   commit. A long-running transaction therefore holds subscribers back until it ends.
- * - Live subscriptions are woken by LISTEN/NOTIFY on one extra connection, and poll as a fallback.
+ * - Live subscriptions are woken by LISTEN/NOTIFY on one extra connection (every store notifies
+ *   after its appends commit), and poll as a fallback.
  *
  * Call {@link migrate} once at start-up (safe to call from every instance at once).
  */
@@ -106,6 +107,8 @@ export class PostgresEventStore implements EventStore {
   // Live wake-ups: every notification (and every (re)connect of the listener) bumps `wakeCount`.
   private wakeCount = 0;
   private readonly wakers = new Set<() => void>();
+  private notifying: 'idle' | 'sending' | 'again' = 'idle';
+  private notificationSent: Promise<void> = Promise.resolve();
   private listener: pg.Client | undefined;
   private listenerStarting: Promise<void> | undefined;
   private listenerRetry: ReturnType<typeof setTimeout> | undefined;
@@ -179,6 +182,9 @@ export class PostgresEventStore implements EventStore {
       }
       switch (row.status) {
         case 'ok':
+          this.notifyAppended();
+          return { nextExpectedVersion: BigInt(row.version!), lastGlobalPosition: BigInt(row.last_position!) };
+        case 'retried':
           return { nextExpectedVersion: BigInt(row.version!), lastGlobalPosition: BigInt(row.last_position!) };
         case 'conflict':
           throw new WrongExpectedVersionError(stream, expected, row.version === null ? null : BigInt(row.version));
@@ -295,6 +301,7 @@ export class PostgresEventStore implements EventStore {
     this.closed = true;
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     await this.stopListener();
+    await this.notificationSent;
     if (this.ownsPool) await this.pool.end();
   }
 
@@ -323,6 +330,32 @@ export class PostgresEventStore implements EventStore {
   }
 
   // ---- live wake-ups ----------------------------------------------------------------------
+
+  /**
+   * Tells listeners (in every process) that an append committed. Sent after the commit, from
+   * outside the appending transaction: a NOTIFY inside it would hold PostgreSQL's database-wide
+   * notification lock through the commit's flush, so appends would commit one at a time.
+   * Coalesced: while one notification is on its way, later appends ask for one more, sent after
+   * it, so every commit is followed by a notification that starts after it.
+   */
+  private notifyAppended() {
+    this.wake();
+    if (this.closed) return;
+    if (this.notifying !== 'idle') {
+      this.notifying = 'again';
+      return;
+    }
+    this.notifying = 'sending';
+    const send = async (): Promise<void> => {
+      await this.pool.query({ name: this.sql.notifyName, text: this.sql.notify }).catch(() => undefined);
+      if (this.notifying === 'again' && !this.closed) {
+        this.notifying = 'sending';
+        return send();
+      }
+      this.notifying = 'idle';
+    };
+    this.notificationSent = send();
+  }
 
   private wake() {
     this.wakeCount++;
@@ -431,7 +464,7 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
 const EVENT_COLUMNS = 'e.global_position, e.event_id, e.stream_name, e.stream_version, e.event_type, e.data, e.metadata, e.recorded_at';
 
 /** Every statement the store runs, written once per schema. */
-function statements({ q, schema }: SchemaNames) {
+function statements({ q, schema, channel }: SchemaNames) {
   // The newest position of a transaction older than every running one. Positions are drawn in
   // transaction-id order (see append_events), so every event at or below it has committed (or
   // never will), and nothing can appear below it later.
@@ -489,6 +522,8 @@ function statements({ q, schema }: SchemaNames) {
     readStream: readStream('forwards'),
     readStreamBackwardsName: `ordo_read_stream_back_${schema}`,
     readStreamBackwards: readStream('backwards'),
+    notifyName: `ordo_notify_${schema}`,
+    notify: `select pg_notify('${channel}', '')`,
     headName: `ordo_head_${schema}`,
     head: `select ${horizon} as head`,
     readLog,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { ValidationError } from '@ordo/core';
 
 /** The schema Ordo's tables live in when none is given. */
@@ -30,7 +30,7 @@ export interface SchemaNames {
   schema: string;
   /** `"schema"`, quoted. */
   q: string;
-  /** Channel the append function notifies, and listeners LISTEN on. */
+  /** Channel the store notifies after each append, and listeners LISTEN on. */
   channel: string;
   /** Class id (int4) of the per-stream advisory locks of this schema. */
   streamLockClass: number;
@@ -66,7 +66,7 @@ const migrations: Migration[] = [
   {
     version: 1,
     name: 'streams, events, append function, checkpoints',
-    sql: ({ q, channel, streamLockClass, sequencerLockKey }) => `
+    sql: ({ q, streamLockClass, sequencerLockKey }) => `
 create table ${q}.streams (
   stream_name text primary key,
   -- Version of the stream's last event (0-based).
@@ -102,10 +102,13 @@ create table ${q}.checkpoints (
 
 -- Appends one batch to one stream, atomically, in one statement. Conflicts are returned, not
 -- raised, so that the caller's connection stays usable:
---   status 'ok'        version = the stream's last version, last_position = the batch's last position
---                      (also for a retried batch: then nothing is written and the original result returned)
+--   status 'ok'        written: version = the stream's last version, last_position = the batch's last position
+--   status 'retried'   the batch was already stored: nothing written, the original version and position
 --   status 'conflict'  version = the stream's actual version (null: no stream); nothing written
 --   status 'duplicate' duplicate_id = an id stored elsewhere; nothing written
+-- It sends no notification: NOTIFY in a writing transaction holds a database-wide lock through
+-- its commit, which would make every append wait for the flush of the one before. The store
+-- notifies listeners after the commit instead.
 create function ${q}.append_events(
   p_stream text,
   p_expected text,            -- 'any' | 'no_stream' | 'stream_exists' | 'version'
@@ -152,7 +155,7 @@ begin
         join ${q}.events e
           on e.event_id = i.id and e.stream_name = p_stream and e.stream_version = v_found_version + i.ord - 1;
       if v_count = v_n then
-        status := 'ok';
+        status := 'retried';
         return;
       end if;
     end if;
@@ -217,8 +220,6 @@ begin
   insert into ${q}.events (global_position, event_id, stream_name, stream_version, event_type, data, metadata)
     select v_positions[i.ord], i.id, p_stream, coalesce(v_current, -1) + i.ord, i.type, i.data, i.metadata
       from unnest(p_ids, p_types, p_data, p_metadata) with ordinality as i(id, type, data, metadata, ord);
-  -- Wakes live subscribers once this transaction commits.
-  perform pg_notify('${channel}', '');
 
   status := 'ok';
   version := coalesce(v_current, -1) + v_n;
@@ -235,7 +236,7 @@ export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;
 /**
  * Brings `schema` up to date. Runs under a session advisory lock, so concurrent callers (several
  * service instances starting at once) take turns; each migration runs in its own transaction and is
- * recorded, so running it again does nothing.
+ * recorded, so running it again does nothing. Also repairs the transaction ids of restored rows.
  * @returns the versions this call applied.
  */
 export async function migrateSchema(pool: Pool, names: SchemaNames): Promise<number[]> {
@@ -271,6 +272,7 @@ export async function migrateSchema(pool: Pool, names: SchemaNames): Promise<num
         }
         done.push(migration.version);
       }
+      await repairRestoredTransactionIds(client, names);
       return done;
     } finally {
       await client.query('select pg_advisory_unlock($1)', [names.migrationLockKey.toString()]).catch((error: Error) => {
@@ -284,4 +286,17 @@ export async function migrateSchema(pool: Pool, names: SchemaNames): Promise<num
     // A connection whose lock release failed is not given back to the pool.
     client.release(broken);
   }
+}
+
+/**
+ * Rows copied from another cluster (pg_dump and restore, logical replication) keep that cluster's
+ * transaction ids, which may be ahead of this cluster's: the global log would hide them until this
+ * cluster's ids caught up. A committed row whose id this cluster has not issued yet can only come
+ * from elsewhere, and is long committed: give it the oldest id, so it is below every horizon.
+ * In a live cluster no visible row qualifies, and the statement changes nothing.
+ */
+async function repairRestoredTransactionIds(client: PoolClient, { q }: SchemaNames): Promise<void> {
+  await client.query(
+    `update ${q}.events set tx_id = '3'::xid8 where tx_id >= pg_snapshot_xmax(pg_current_snapshot())`,
+  );
 }

@@ -17,6 +17,7 @@ import {
   type OrderChange,
   type OrderEvent,
   type OrderService,
+  type OrderStatus,
   type RecordedEvent,
 } from '@ordo/core';
 import { pathTo, placeInput } from './fixtures.js';
@@ -153,14 +154,14 @@ const foldStream = (events: RecordedEvent[]) => fold(decider, events as unknown 
 function expectValidStream(events: RecordedEvent[]): void {
   expect(events[0]?.type).toBe('OrderPlaced');
   expect(events.filter((e) => e.type === 'OrderPlaced')).toHaveLength(1);
-  let status: string = defaultLifecycle.initial;
+  let status: OrderStatus = defaultLifecycle.initial;
   for (const event of events) {
     const schema = orderEventSchemas[event.type as keyof typeof orderEventSchemas];
     expect(schema, `schema for ${event.type}`).toBeDefined();
     const parsed = schema.safeParse(event.data);
     expect(parsed.success, `${event.type} v${event.streamVersion}: ${parsed.error?.message}`).toBe(true);
     if (event.type === 'OrderStatusChanged') {
-      const { from, to } = event.data as { from: string; to: string };
+      const { from, to } = event.data as { from: OrderStatus; to: OrderStatus };
       expect(from, `v${event.streamVersion} starts where the order was`).toBe(status);
       expect(defaultLifecycle.can(from, to), `${from} → ${to} is allowed`).toBe(true);
       status = to;

@@ -208,7 +208,9 @@ export function createProjectionRunner<Tx = undefined>(options: ProjectionRunner
   }
 
   async function subscribe() {
-    stored = await checkpoints.read(projection.name);
+    const read = await checkpoints.read(projection.name);
+    if (status !== 'running' || stopping) return; // stopped meanwhile: do not leave a subscription behind
+    stored = read;
     position = stored ?? START;
     sinceCheckpoint = 0;
     subscription = store.subscribeToAll({
@@ -223,13 +225,23 @@ export function createProjectionRunner<Tx = undefined>(options: ProjectionRunner
     });
   }
 
-  async function restart() {
-    const old = subscription;
-    subscription = undefined;
-    await old?.stop();
-    await queue;
-    if (status !== 'running' || stopping) return;
-    await subscribe();
+  /** The restart in progress: conflicts reported while one runs join it rather than subscribing twice. */
+  let restarting: Promise<void> | undefined;
+
+  function restart(): Promise<void> {
+    restarting ??= (async () => {
+      const old = subscription;
+      subscription = undefined;
+      await old?.stop();
+      await queue;
+      if (status !== 'running' || stopping) return;
+      await subscribe();
+    })()
+      .catch(onSubscriptionError)
+      .finally(() => {
+        restarting = undefined;
+      });
+    return restarting;
   }
 
   return {
@@ -253,6 +265,7 @@ export function createProjectionRunner<Tx = undefined>(options: ProjectionRunner
     async stop() {
       if (status !== 'running') return;
       stopping = true;
+      await restarting;
       await subscription?.stop();
       subscription = undefined;
       await queue;

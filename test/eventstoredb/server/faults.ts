@@ -24,6 +24,8 @@ export class Faults {
   private readonly subscriptionDrops: number[] = [];
   private delays: (DelayFault & { remaining: number })[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** How often each fault has fired, so that a test can check its fault really happened. */
+  readonly fired = { dropsAfterCommit: 0, subscriptionDrops: 0, delays: 0 };
 
   /** The next `times` appends are written, then every connection is cut before the answer is sent. */
   dropConnectionAfterCommit(times = 1): void {
@@ -56,12 +58,18 @@ export class Faults {
   takeDropAfterCommit(): boolean {
     if (this.dropsAfterCommit === 0) return false;
     this.dropsAfterCommit--;
+    this.fired.dropsAfterCommit++;
     return true;
   }
 
   /** @internal */
   takeSubscriptionDrop(): number | undefined {
     return this.subscriptionDrops.shift();
+  }
+
+  /** @internal */
+  subscriptionDropped(): void {
+    this.fired.subscriptionDrops++;
   }
 
   /**
@@ -72,6 +80,7 @@ export class Faults {
     const fault = this.delays.find((d) => d.method === method && d.remaining > 0);
     if (!fault) return work();
     fault.remaining--;
+    this.fired.delays++;
     this.delays = this.delays.filter((d) => d.remaining > 0);
     const run = (async () => {
       if ((fault.phase ?? 'before') === 'before') {

@@ -199,6 +199,7 @@ async function handleRead(
           await writer.write(eventResponse(event, structuredIds));
           sent++;
           if (plan !== undefined && sent >= plan) {
+            faults.subscriptionDropped();
             cutter.dropAll();
             return;
           }

@@ -5,6 +5,7 @@
 import { MemoryEventStore, type EventStore } from '@ordo/core';
 import { adminStatusUpdates, printAdminPanel } from './admin-status-updates/admin-panel.js';
 import { checkoutOrderNumbers, printCheckout } from './checkout-order-numbers/checkout.js';
+import { fulfillmentSubmission, printFulfillment } from './fulfillment-submission/fulfillment.js';
 import { orderStory, printOrderStory } from './order-story/story.js';
 
 async function openStore(): Promise<{ store: EventStore; label: string }> {
@@ -27,6 +28,9 @@ printCheckout(await checkoutOrderNumbers(store, { checkouts: 1000 }));
 
 heading('Admin panel: racing admins and a flaky e-mail/SMS provider');
 printAdminPanel(await adminStatusUpdates(store));
+
+heading('Fulfillment: a flaky provider, stuck submissions recovered');
+printFulfillment(await fulfillmentSubmission(store));
 
 await store.close();
 console.log(`\nDone in ${((performance.now() - started) / 1000).toFixed(1)} s.`);

@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { MemoryEventStore, defaultLifecycle } from '@ordo/core';
 import { adminStatusUpdates } from './admin-status-updates/admin-panel.js';
 import { checkoutOrderNumbers } from './checkout-order-numbers/checkout.js';
+import { fulfillmentSubmission } from './fulfillment-submission/fulfillment.js';
 import { orderStory } from './order-story/story.js';
 import { quickStart } from './quick-start.js';
 
@@ -55,5 +56,28 @@ describe('examples keep the promises they print', () => {
     expect(s.notifications.transitions).toBeGreaterThan(20);
     expect(s.notifications.exactlyOnce).toBe(s.notifications.transitions);
     expect(s.notifications.duplicates).toBe(0);
+  });
+
+  test('fulfillment: every order completed or failed with a reason, one request per order, every call explained', async () => {
+    for (const seed of [4, 1, 2, 3]) {
+      const s = await fulfillmentSubmission(new MemoryEventStore(), { seed });
+      expect(s.completed + s.failed).toBe(s.orders);
+      for (const e of s.endStates) {
+        expect(['completed', 'failed']).toContain(e.status);
+        if (e.status === 'failed') expect(e.last.reason).toEqual(expect.any(String));
+        for (const failure of e.failures) expect(failure.length).toBeGreaterThan(0);
+      }
+      expect(s.maxRequestsPerOrder).toBe(1);
+      expect(s.repeatedCalls).toBe(0);
+      expect(s.unexplainedCalls).toBe(0);
+      expect(s.manuallyCompleted).toBeLessThanOrEqual(1); // only if something is still stuck when the operator looks
+      expect(s.providerCalls).toBeGreaterThan(s.orders);
+    }
+    // The default run shows each kind of trouble at least once.
+    const s = await fulfillmentSubmission(new MemoryEventStore());
+    expect(s.manuallyCompleted).toBe(1);
+    expect(s.recovered).toBeGreaterThan(0);
+    expect(s.lateAnswers).toBeGreaterThan(0);
+    expect(s.failed).toBeGreaterThan(0);
   });
 });

@@ -7,6 +7,7 @@ import { adminStatusUpdates, printAdminPanel } from './admin-status-updates/admi
 import { checkoutOrderNumbers, printCheckout } from './checkout-order-numbers/checkout.js';
 import { fulfillmentSubmission, printFulfillment } from './fulfillment-submission/fulfillment.js';
 import { orderStory, printOrderStory } from './order-story/story.js';
+import { printTriageRotation, triageRotation } from './triage-rotation/triage.js';
 
 async function openStore(): Promise<{ store: EventStore; label: string }> {
   return { store: new MemoryEventStore(), label: 'in-memory store' };
@@ -31,6 +32,9 @@ printAdminPanel(await adminStatusUpdates(store));
 
 heading('Fulfillment: a flaky provider, stuck submissions recovered');
 printFulfillment(await fulfillmentSubmission(store));
+
+heading('Triage rotation: the same core, another domain');
+printTriageRotation(await triageRotation(store));
 
 await store.close();
 console.log(`\nDone in ${((performance.now() - started) / 1000).toFixed(1)} s.`);

@@ -6,6 +6,7 @@ import { checkoutOrderNumbers } from './checkout-order-numbers/checkout.js';
 import { fulfillmentSubmission } from './fulfillment-submission/fulfillment.js';
 import { orderStory } from './order-story/story.js';
 import { quickStart } from './quick-start.js';
+import { triageRotation } from './triage-rotation/triage.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
@@ -79,5 +80,20 @@ describe('examples keep the promises they print', () => {
     expect(s.recovered).toBeGreaterThan(0);
     expect(s.lateAnswers).toBeGreaterThan(0);
     expect(s.failed).toBeGreaterThan(0);
+  });
+
+  test('triage rotation: one sprint and one override recorded, the racing copies absorbed, no failures', async () => {
+    const s = await triageRotation(new MemoryEventStore());
+    expect(s.joins).toEqual({ sent: 10, recorded: 5, absorbed: 5 });
+    expect(s.sprint.recorded).toBe(1);
+    expect(s.sprint.starts.map((start) => start.outcome).sort()).toEqual(['no-op', 'recorded']);
+    expect(s.override.recorded).toBe(1);
+    expect(s.override.deliveries.map((d) => d.outcome).sort()).toEqual(['no-op', 'recorded']);
+    expect(s.duplicateKeyFailures).toBe(0);
+    expect(s.failures).toBe(0);
+    // Everyone on call serves in that discipline, and with five people nobody covers two.
+    for (const [discipline, person] of Object.entries(s.sprint.onCall)) expect(s.rotation[discipline]).toContain(person);
+    expect(new Set(Object.values(s.sprint.onCall)).size).toBe(Object.keys(s.rotation).length);
+    expect(s.onCall).toEqual({ ...s.sprint.onCall, [s.override.discipline]: s.override.to });
   });
 });

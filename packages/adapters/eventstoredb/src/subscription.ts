@@ -39,8 +39,14 @@ export interface SubscriptionContext {
 
 /** How a subscription behaves when the server is slow, quiet or gone. */
 export interface SubscriptionSettings {
-  /** Probe for being caught up after this long without a message from the server. Default 250 ms. */
+  /**
+   * Probe for being caught up after this long without a message from the server. While it stays
+   * quiet, the wait doubles up to `maxIdleProbeMs`. A server filter hides the events that do not
+   * match, so this is how the subscription learns that the head moved past them. Default 50 ms.
+   */
   idleProbeMs: number;
+  /** Longest wait between probes of a quiet subscription. Default 5 s. */
+  maxIdleProbeMs: number;
   /** Subscribe again after a drop at most this many times in a row. Default 10. */
   maxResubscribes: number;
   /** Backoff before subscribing again: doubles from this, up to 2 s. Default 50 ms. */
@@ -48,7 +54,8 @@ export interface SubscriptionSettings {
 }
 
 export const DEFAULT_SUBSCRIPTION_SETTINGS: SubscriptionSettings = {
-  idleProbeMs: 250,
+  idleProbeMs: 50,
+  maxIdleProbeMs: 5000,
   maxResubscribes: 10,
   resubscribeDelayMs: 50,
 };
@@ -145,8 +152,13 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
   const wanted = (event: RecordedEvent | { streamName: string; type: string }) =>
     context.visible(event) && matchesFilter(event, filter);
 
-  /** Scans `(covered, head]`; moves `covered` to the head if nothing in it is for us. */
-  async function probe(): Promise<void> {
+  let reported: bigint | undefined;
+
+  /**
+   * Scans `(covered, head]`; moves `covered` to the head if nothing in it is for us, and reports
+   * being caught up (a quiet probe reports only progress).
+   */
+  async function probe(quiet = false): Promise<void> {
     const head = await context.lastPosition();
     if (head > covered) {
       let from = covered;
@@ -169,7 +181,9 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
       }
       if (head > covered) covered = head;
     }
-    if (!abort.signal.aborted) options.onCaughtUp?.(covered);
+    if (abort.signal.aborted || (quiet && reported === covered)) return;
+    reported = covered;
+    options.onCaughtUp?.(covered);
   }
 
   async function deliver(resolved: ClientResolvedEvent): Promise<void> {
@@ -190,16 +204,16 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
     const subscription = client.subscribeToAll({ fromPosition: clientPosition(covered), filter: serverFilter(filter) });
     source = subscription;
     const inbox = new Inbox(subscription);
-    let idleProbed = false;
+    let quietFor = settings.idleProbeMs;
     try {
       for (;;) {
-        const item = await inbox.next(abort.signal, settings.idleProbeMs);
+        const item = await inbox.next(abort.signal, quietFor);
+        if (item.kind !== 'idle') quietFor = settings.idleProbeMs;
         switch (item.kind) {
           case 'aborted':
             return;
           case 'event':
             await deliver(item.resolved);
-            idleProbed = false;
             if (inbox.empty && noticed && !abort.signal.aborted) await probe();
             break;
           case 'caughtUp':
@@ -207,12 +221,11 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
             await probe();
             break;
           case 'idle':
-            // No notice from the server (older versions send none): find out ourselves, once per quiet spell.
-            if (!idleProbed) {
-              idleProbed = true;
-              await probe();
-              noticed = true;
-            }
+            // Quiet: events the server filter hid may have moved the head, and servers before
+            // 23.10 send no caught-up notice. Find out, less often the longer it stays quiet.
+            await probe(noticed);
+            noticed = true;
+            quietFor = Math.min(settings.maxIdleProbeMs, quietFor * 2);
             break;
           case 'error':
             throw item.error;

@@ -148,7 +148,7 @@ function transactionalProjection(prefix: string, name: string, handled: Recorded
 }
 
 /** The contract every {@link CheckpointStore} keeps. */
-export function checkpointStoreSuite(openCheckpoints: () => Promise<CheckpointStore>): void {
+export function checkpointStoreSuite<Tx = undefined>(openCheckpoints: () => Promise<CheckpointStore<Tx>>): void {
   describe('checkpoint store', () => {
     it('reads null for a projection without a checkpoint, then what was stored', async () => {
       const checkpoints = await openCheckpoints();

@@ -22,7 +22,10 @@ export function uniqueSchemaName(label = 'test'): string {
 
 /** A pool on the test server. The caller ends it. */
 export function testPool(config: pg.PoolConfig = {}): pg.Pool {
-  return new pg.Pool({ connectionString: postgresUrl(), max: 20, ...config });
+  const pool = new pg.Pool({ connectionString: postgresUrl(), max: 20, ...config });
+  // As a service must: an idle connection that dies is dropped by the pool, not a crash.
+  pool.on('error', () => undefined);
+  return pool;
 }
 
 /** Drops a schema and everything in it. */
@@ -40,8 +43,8 @@ export class TestPostgresEventStore extends PostgresEventStore {
   }
 
   /** A second store on the same schema with its own pool, as another service instance would have. */
-  async sibling(options: Omit<PostgresEventStoreOptions, 'pool' | 'connectionString' | 'schema'> = {}) {
-    const pool = testPool();
+  async sibling(options: Omit<PostgresEventStoreOptions, 'pool' | 'connectionString' | 'schema'> = {}, poolConfig: pg.PoolConfig = {}) {
+    const pool = testPool(poolConfig);
     const store = new PostgresEventStore({ ...options, pool, schema: this.schema });
     return {
       store,

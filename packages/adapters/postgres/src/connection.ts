@@ -23,7 +23,12 @@ export interface Connection {
 export function connect(options: ConnectionOptions): Connection {
   if (options.pool) return { pool: options.pool, owned: false };
   if (typeof options.connectionString === 'string' && options.connectionString.length > 0) {
-    return { pool: new pg.Pool({ ...options.poolConfig, connectionString: options.connectionString }), owned: true };
+    const pool = new pg.Pool({ ...options.poolConfig, connectionString: options.connectionString });
+    // An idle connection that dies (a server restart, a terminated backend) is dropped by the pool
+    // and replaced on the next check-out. The pool reports it as an 'error' event, which would
+    // crash the process if nobody listened.
+    pool.on('error', () => undefined);
+    return { pool, owned: true };
   }
   throw new TypeError('Give either `pool` (a pg.Pool) or `connectionString`');
 }

@@ -1,0 +1,222 @@
+/**
+ * What is particular to the PostgreSQL store beyond the shared contract: its connections, its
+ * LISTEN connection, failures of either, and rows restored from another cluster.
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { START, WrongExpectedVersionError, type NewEvent, type RecordedEvent } from '@ordo/core';
+import { PostgresEventStore } from '@ordo/postgres';
+import { createTestStore, postgresUrl, testPool, type TestPostgresEventStore } from '../support/postgres.js';
+import { waitUntil } from '../support/wait.js';
+
+const event = (type = 'Tested'): NewEvent => ({ id: randomUUID(), type, data: { type } });
+
+describe('PostgresEventStore', () => {
+  let store: TestPostgresEventStore;
+  let admin: pg.Client;
+  /** Every connection of this test's store carries this name, the LISTEN connection too. */
+  let app: string;
+
+  beforeEach(async () => {
+    app = `ordo-test-${randomUUID().slice(0, 8)}`;
+    store = await createTestStore({ pollIntervalMs: 100, pool: { application_name: app } });
+    admin = new pg.Client({ connectionString: postgresUrl() });
+    await admin.connect();
+  });
+
+  afterEach(async () => {
+    await admin.end();
+    await store.close();
+  });
+
+  /** Backends of this test's store: its LISTEN connection, and all of them. */
+  async function backends(name = app) {
+    const { rows } = await admin.query<{ pid: number; query: string }>(
+      `select pid, query from pg_stat_activity where application_name = $1`,
+      [name],
+    );
+    const listen = `listen "ordo_${store.schema}"`;
+    return { listeners: rows.filter((r) => r.query === listen).map((r) => r.pid), all: rows.map((r) => r.pid) };
+  }
+
+  function subscribe() {
+    const received: RecordedEvent[] = [];
+    const errors: unknown[] = [];
+    const subscription = store.subscribeToAll({
+      after: START,
+      onEvent: (e) => {
+        received.push(e);
+      },
+      onError: (e) => {
+        errors.push(e);
+      },
+    });
+    return { subscription, received, errors };
+  }
+
+  it('an empty store has head position START', async () => {
+    expect(await store.headPosition()).toBe(START);
+    const all: RecordedEvent[] = [];
+    for await (const e of store.readAll()) all.push(e);
+    expect(all).toEqual([]);
+  });
+
+  it('opens one LISTEN connection while subscriptions run, and closes it when the last one stops', async () => {
+    expect((await backends()).listeners).toEqual([]);
+    const a = subscribe();
+    const b = subscribe();
+    await waitUntil(async () => (await backends()).listeners.length === 1, 'the LISTEN connection');
+    await store.appendToStream('s', [event()], { expectedVersion: 'no_stream' });
+    await waitUntil(() => a.received.length === 1 && b.received.length === 1, 'both subscriptions to get the event');
+    await a.subscription.stop();
+    expect((await backends()).listeners).toHaveLength(1);
+    await b.subscription.stop();
+    await waitUntil(async () => (await backends()).listeners.length === 0, 'the LISTEN connection to close');
+  });
+
+  it('a live subscription in another store instance is woken by this one’s appends', async () => {
+    // No polling to speak of: only a notification can wake it.
+    const other = await store.sibling({ pollIntervalMs: 60_000 }, { application_name: `${app}-other` });
+    try {
+      const received: string[] = [];
+      let caughtUp = false;
+      const subscription = other.store.subscribeToAll({
+        after: START,
+        onEvent: (e) => {
+          received.push(e.id);
+        },
+        onCaughtUp: () => {
+          caughtUp = true;
+        },
+      });
+      await waitUntil(async () => caughtUp && (await backends(`${app}-other`)).listeners.length === 1, 'the other instance to listen');
+      const e = event();
+      await store.appendToStream('s', [e], { expectedVersion: 'no_stream' });
+      await waitUntil(() => received.length === 1, 'the notification to wake the other instance');
+      expect(received).toEqual([e.id]);
+      await subscription.stop();
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a subscription outlives the loss of its LISTEN connection and of its pooled connections', async () => {
+    const sub = subscribe();
+    await waitUntil(async () => (await backends()).listeners.length === 1, 'the LISTEN connection');
+    const first = event('First');
+    await store.appendToStream('s', [first], { expectedVersion: 'no_stream' });
+    await waitUntil(() => sub.received.length === 1, 'the first event');
+
+    // Kill every connection of the store: the listener and the pooled ones.
+    const before = await backends();
+    for (const pid of before.all) await admin.query('select pg_terminate_backend($1)', [pid]);
+
+    const second = event('Second');
+    await waitUntil(async () => {
+      try {
+        await store.appendToStream('s', [second], { expectedVersion: 0n });
+        return true;
+      } catch (error) {
+        if (error instanceof WrongExpectedVersionError) return true; // it went through on an earlier try
+        return false; // a killed pooled connection: the pool replaces it
+      }
+    }, 'an append after the connections were killed');
+    await waitUntil(() => sub.received.length === 2, 'the second event');
+    expect(sub.received.map((e) => e.id)).toEqual([first.id, second.id]);
+    expect(sub.errors).toEqual([]);
+    await waitUntil(async () => (await backends()).listeners.length === 1, 'a new LISTEN connection');
+  });
+
+  it('close() stops subscriptions and returns every connection it took, leaving a given pool open', async () => {
+    const pool = testPool({ application_name: `${app}-own` });
+    try {
+      const own = new PostgresEventStore({ pool, schema: store.schema, pollIntervalMs: 100 });
+      const received: string[] = [];
+      const subscription = own.subscribeToAll({ onEvent: (e) => void received.push(e.id) });
+      await waitUntil(async () => (await backends(`${app}-own`)).listeners.length === 1, 'the LISTEN connection');
+      await own.appendToStream('s', [event()], { expectedVersion: 'no_stream' });
+      await waitUntil(() => received.length === 1, 'the event');
+
+      await own.close();
+      await subscription.done;
+      expect((await backends(`${app}-own`)).listeners).toEqual([]);
+      expect(pool.ended).toBe(false);
+      expect(pool.totalCount).toBe(pool.idleCount);
+      await expect(own.headPosition()).rejects.toThrow(/closed/);
+      // The pool is still the service's to use.
+      const { rows } = await pool.query<{ n: number }>(`select count(*)::int as n from "${store.schema}".events`);
+      expect(rows[0]!.n).toBe(1);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('rows restored from another cluster (transaction ids ahead of this one) are hidden until migrate() repairs them', async () => {
+    const written = [event('A'), event('B')];
+    await store.appendToStream('s', written, { expectedVersion: 'no_stream' });
+    // What a pg_dump of a busier cluster restored here looks like: ids this cluster has not issued.
+    await admin.query(`update "${store.schema}".events set tx_id = '4294967296000'::xid8`);
+    expect(await store.headPosition()).toBe(START);
+
+    await store.migrate();
+
+    const ids: string[] = [];
+    for await (const e of store.readAll()) ids.push(e.id);
+    expect(ids).toEqual(written.map((e) => e.id));
+    const later = event('C');
+    const r = await store.appendToStream('s', [later], { expectedVersion: 1n });
+    await waitUntil(async () => (await store.headPosition()) === r.lastGlobalPosition, 'the new event to be visible');
+  });
+
+  describe('an append cancelled around the lock that orders transaction ids and positions', () => {
+    const hurriedApp = () => `${app}-hurried`;
+    let impatient: pg.Pool;
+    let hurried: PostgresEventStore;
+
+    beforeEach(() => {
+      impatient = testPool({ max: 1, application_name: hurriedApp(), options: '-c statement_timeout=300' });
+      hurried = new PostgresEventStore({ pool: impatient, schema: store.schema });
+    });
+
+    afterEach(async () => {
+      await hurried.close();
+      await impatient.end();
+    });
+
+    /** Advisory locks held by the hurried store's connection (it is idle: any would be a leak). */
+    async function advisoryLocksOfHurried(): Promise<number> {
+      const { rows } = await admin.query<{ n: number }>(
+        `select count(*)::int as n from pg_locks l join pg_stat_activity a using (pid)
+         where l.locktype = 'advisory' and a.application_name = $1`,
+        [hurriedApp()],
+      );
+      return rows[0]!.n;
+    }
+
+    it('while waiting for the lock: nothing is held afterwards, and appends go on', async () => {
+      const { rows } = await admin.query<{ def: string }>(
+        `select pg_get_functiondef('"${store.schema}".append_events'::regproc) as def`,
+      );
+      const key = /pg_advisory_lock\((-?\d+)\)/.exec(rows[0]!.def)![1]!;
+      await admin.query(`select pg_advisory_lock(${key})`);
+      await expect(hurried.appendToStream('s', [event()], { expectedVersion: 'any' })).rejects.toMatchObject({ code: '57014' });
+      await admin.query(`select pg_advisory_unlock(${key})`);
+      expect(await advisoryLocksOfHurried()).toBe(0);
+      await hurried.appendToStream('s', [event()], { expectedVersion: 'no_stream' });
+      expect((await store.appendToStream('s', [event()], { expectedVersion: 0n })).nextExpectedVersion).toBe(1n);
+    });
+
+    it('while holding the lock (drawing positions): the lock is released, and appends go on', async () => {
+      // ALTER SEQUENCE in an open transaction makes nextval wait: the append is cancelled inside
+      // the section, after it took the lock.
+      await admin.query('begin');
+      await admin.query(`alter sequence "${store.schema}".events_global_position_seq cache 1`);
+      await expect(hurried.appendToStream('s', [event()], { expectedVersion: 'any' })).rejects.toMatchObject({ code: '57014' });
+      await admin.query('rollback');
+      expect(await advisoryLocksOfHurried()).toBe(0);
+      expect((await store.appendToStream('s', [event()], { expectedVersion: 'no_stream' })).nextExpectedVersion).toBe(0n);
+      expect((await hurried.appendToStream('s', [event()], { expectedVersion: 0n })).nextExpectedVersion).toBe(1n);
+    });
+  });
+});

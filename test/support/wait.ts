@@ -1,0 +1,17 @@
+/** Waiting helpers for tests: conditions, never durations, decide what a test asserts. */
+
+/** Polls `condition` until it holds; fails after `ms` (a deadline for a hung test, not a measurement). */
+export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A promise with its resolve function, to hold work at a point until the test lets it go. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}

@@ -43,11 +43,19 @@ export class PostgresCheckpointStore implements CheckpointStore<pg.PoolClient> {
     return migrateSchema(this.pool, this.names);
   }
 
+  /**
+   * The stored position, or `null` when the projection has none yet.
+   * @throws ValidationError for a bad name (1–200 characters, no control characters).
+   */
   async read(name: string): Promise<bigint | null> {
     checkName(name);
     return readPosition(this.pool, this.names, name);
   }
 
+  /**
+   * Stores `position` if the checkpoint is still `expected` (`null`: none), in one statement.
+   * @throws CheckpointConflictError otherwise; nothing is stored.
+   */
   async store(name: string, position: bigint, expected: bigint | null): Promise<void> {
     checkName(name);
     const result = await this.pool.query(casStatement(this.names, expected), casValues(name, position, expected));

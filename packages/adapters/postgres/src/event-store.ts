@@ -139,6 +139,13 @@ export class PostgresEventStore implements EventStore {
     return migrateSchema(this.pool, this.names);
   }
 
+  /**
+   * Appends `events` to `stream` in one statement if the stream matches `options.expectedVersion`.
+   * A retry of a stored batch returns its original result and writes nothing.
+   * @throws ValidationError before any statement, for bad input; nothing is written.
+   * @throws WrongExpectedVersionError when the stream does not match; nothing is written.
+   * @throws DuplicateEventIdError when an id is stored elsewhere; nothing is written.
+   */
   async appendToStream(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     this.assertOpen();
     const expected = options?.expectedVersion;
@@ -213,6 +220,11 @@ export class PostgresEventStore implements EventStore {
     return error;
   }
 
+  /**
+   * Reads a stream forwards (default) or backwards from a version; a missing stream reads as
+   * `{ version: null, events: [] }`. `version` is always the stream's current version.
+   * @throws ValidationError for a bad stream name, before any statement.
+   */
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<ReadStreamResult> {
     this.assertOpen();
     const issues = streamNameIssues(stream);
@@ -233,6 +245,10 @@ export class PostgresEventStore implements EventStore {
     };
   }
 
+  /**
+   * The global log after `options.after`, in position order, up to the visibility horizon: events
+   * of transactions that may still commit are never passed (see the package README).
+   */
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     let after = options.after ?? START;
@@ -248,12 +264,17 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
+  /** The last position a reader can see (the visibility horizon), or `START` for an empty log. */
   async headPosition(): Promise<bigint> {
     this.assertOpen();
     const { rows } = await this.pool.query<{ head: string }>({ name: this.sql.headName, text: this.sql.head });
     return BigInt(rows[0]!.head);
   }
 
+  /**
+   * Catch-up from `options.after`, then live: woken by notifications, polling every
+   * `pollIntervalMs` as a fallback. Survives dropped connections (it reads again).
+   */
   subscribeToAll(options: SubscribeOptions): Subscription {
     this.assertOpen();
     this.ensureListener();

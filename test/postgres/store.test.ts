@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { START, WrongExpectedVersionError, type NewEvent, type RecordedEvent } from '@ordo/core';
-import { PostgresEventStore } from '@ordo/postgres';
+import { START, ValidationError, WrongExpectedVersionError, type NewEvent, type RecordedEvent } from '@ordo/core';
+import { PostgresCheckpointStore, PostgresEventStore } from '@ordo/postgres';
 import { createTestStore, postgresUrl, testPool, type TestPostgresEventStore } from '../support/postgres.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -150,6 +150,47 @@ describe('PostgresEventStore', () => {
     } finally {
       await pool.end();
     }
+  });
+
+  it('reads the same whatever type parsers the service set on its pool', async () => {
+    // A service that turned int8 into numbers, and timestamps and JSON into strings.
+    const pool = testPool({
+      types: {
+        getTypeParser: ((oid: number) => (oid === 20 ? Number : (value: string) => `text:${value}`)) as pg.CustomTypesConfig['getTypeParser'],
+      },
+    });
+    try {
+      const own = new PostgresEventStore({ pool, schema: store.schema });
+      const data = { n: 1, nested: { list: [1, 'two'] } };
+      const result = await own.appendToStream('typed', [{ id: randomUUID(), type: 'Typed', data, metadata: { actor: 'ann' } }], {
+        expectedVersion: 'no_stream',
+      });
+      expect(typeof result.lastGlobalPosition).toBe('bigint');
+      const [read] = (await own.readStream('typed')).events;
+      expect(read).toMatchObject({ data, metadata: { actor: 'ann' }, streamVersion: 0n, globalPosition: result.lastGlobalPosition });
+      expect(read!.recordedAt).toBeInstanceOf(Date);
+      expect(Number.isNaN(read!.recordedAt.getTime())).toBe(false);
+      expect(await own.headPosition()).toBe(result.lastGlobalPosition);
+      const checkpoints = new PostgresCheckpointStore({ pool, schema: store.schema });
+      await checkpoints.store('typed', 5n, null);
+      expect(await checkpoints.read('typed')).toBe(5n);
+      expect(await own.migrate()).toEqual([]);
+      await own.close();
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('positions and versions beyond PostgreSQL bigint: refused as input, or simply past the end when reading', async () => {
+    const huge = 2n ** 64n;
+    await expect(store.appendToStream('s', [event()], { expectedVersion: huge })).rejects.toBeInstanceOf(ValidationError);
+    await store.appendToStream('s', [event()], { expectedVersion: 'no_stream' });
+    expect(await store.readStream('s', { fromVersion: huge })).toEqual({ version: 0n, events: [] });
+    expect((await store.readStream('s', { fromVersion: huge, direction: 'backwards' })).events).toHaveLength(1);
+    const after: RecordedEvent[] = [];
+    for await (const e of store.readAll({ after: huge })) after.push(e);
+    expect(after).toEqual([]);
+    await expect(store.checkpoints().store('c', huge, null)).rejects.toBeInstanceOf(ValidationError);
   });
 
   it('rows restored from another cluster (transaction ids ahead of this one) are hidden until migrate() repairs them', async () => {

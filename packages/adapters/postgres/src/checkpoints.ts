@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { CheckpointConflictError, ValidationError, type CheckpointStore } from '@ordo/core';
-import { connect, type ConnectionOptions } from './connection.js';
+import { STORE_TYPES, connect, type ConnectionOptions } from './connection.js';
 import { DEFAULT_SCHEMA, migrateSchema, schemaNames, validateSchemaName, type SchemaNames } from './schema.js';
 
 /** Options of {@link PostgresCheckpointStore}. Give `pool` or `connectionString`. */
@@ -58,6 +58,7 @@ export class PostgresCheckpointStore implements CheckpointStore<pg.PoolClient> {
    */
   async store(name: string, position: bigint, expected: bigint | null): Promise<void> {
     checkName(name);
+    checkPositions(position, expected);
     const result = await this.pool.query(casStatement(this.names, expected), casValues(name, position, expected));
     if (result.rowCount === 1) return;
     throw new CheckpointConflictError(name, expected, await readPosition(this.pool, this.names, name));
@@ -76,6 +77,7 @@ export class PostgresCheckpointStore implements CheckpointStore<pg.PoolClient> {
     work: (tx: pg.PoolClient) => Promise<T>,
   ): Promise<T> {
     checkName(name);
+    checkPositions(position, expected);
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
@@ -119,7 +121,11 @@ function casValues(name: string, position: bigint, expected: bigint | null): unk
 }
 
 async function readPosition(pool: pg.Pool | pg.PoolClient, { q }: SchemaNames, name: string): Promise<bigint | null> {
-  const { rows } = await pool.query<{ position: string }>(`select position from ${q}.checkpoints where name = $1`, [name]);
+  const { rows } = await pool.query<{ position: string }>({
+    text: `select position from ${q}.checkpoints where name = $1`,
+    values: [name],
+    types: STORE_TYPES,
+  });
   return rows.length === 0 ? null : BigInt(rows[0]!.position);
 }
 
@@ -135,4 +141,14 @@ function checkName(name: unknown) {
       { path: 'name', message: 'must be 1–200 characters of well-formed text without control characters' },
     ]);
   }
+}
+
+const INT8_MAX = 9223372036854775807n;
+
+function checkPositions(position: unknown, expected: unknown) {
+  const inRange = (value: unknown) => typeof value === 'bigint' && value >= 0n && value <= INT8_MAX;
+  const issues = [];
+  if (!inRange(position)) issues.push({ path: 'position', message: `must be a bigint from 0 to ${INT8_MAX}` });
+  if (expected !== null && !inRange(expected)) issues.push({ path: 'expected', message: `must be null or a bigint from 0 to ${INT8_MAX}` });
+  if (issues.length > 0) throw new ValidationError('checkpoint', issues);
 }

@@ -92,3 +92,14 @@ export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient)
     client.release(broken);
   }
 }
+
+const asText = (value: string) => value;
+
+/**
+ * How the store reads result columns, whatever type parsers the service set globally on `pg`
+ * (int8 as numbers, timestamps as strings, …): JSON is parsed, everything else stays text and the
+ * store converts it itself (int8 → bigint, epoch milliseconds → Date).
+ */
+export const STORE_TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number) => (oid === 114 || oid === 3802 ? JSON.parse : asText)) as pg.CustomTypesConfig['getTypeParser'],
+};

@@ -26,6 +26,7 @@ import {
   type ValidationIssue,
 } from '@ordo/core';
 import {
+  STORE_TYPES,
   asDatabaseError,
   connect,
   dedicatedClient,
@@ -56,6 +57,13 @@ export interface PostgresEventStoreOptions extends ConnectionOptions {
 }
 
 const PAGE_SIZE = 500;
+const INT8_MAX = 9223372036854775807n;
+const INT8_MIN = -9223372036854775808n;
+
+/** A bigint within PostgreSQL's bigint: positions and versions beyond it match nothing anyway. */
+function clampInt8(value: bigint): bigint {
+  return value > INT8_MAX ? INT8_MAX : value < INT8_MIN ? INT8_MIN : value;
+}
 const MAX_APPEND_ATTEMPTS = 20;
 const NO_LIMIT = null;
 
@@ -74,7 +82,8 @@ interface EventRow {
   event_type: string;
   data: unknown;
   metadata: Record<string, unknown>;
-  recorded_at: Date;
+  /** Milliseconds since the epoch (text), so that no global type parser decides what it becomes. */
+  recorded_ms: string;
 }
 
 /**
@@ -151,6 +160,9 @@ export class PostgresEventStore implements EventStore {
     const expected = options?.expectedVersion;
     const valid = validateAppend(stream, events, expected, this.limits);
     assertWellFormed('append', stream, 'stream');
+    if (typeof expected === 'bigint' && expected > INT8_MAX) {
+      throw new ValidationError('append', [{ path: 'expectedVersion', message: `must be at most ${INT8_MAX}` }]);
+    }
     const data = valid.map((e) => JSON.stringify(e.data));
     const metadata = valid.map((e) => JSON.stringify(e.metadata ?? {}));
     let bytes = 0;
@@ -175,7 +187,7 @@ export class PostgresEventStore implements EventStore {
       try {
         // A client checked out explicitly: a failed statement does not cost the pool a connection.
         row = await withClient(this.pool, async (client) => {
-          const result = await client.query<AppendRow>({ name: this.sql.appendName, text: this.sql.append, values });
+          const result = await client.query<AppendRow>({ name: this.sql.appendName, text: this.sql.append, values, types: STORE_TYPES });
           return result.rows[0]!;
         });
       } catch (error) {
@@ -231,12 +243,13 @@ export class PostgresEventStore implements EventStore {
     if (issues.length > 0) throw new ValidationError('stream read', issues);
     assertWellFormed('stream read', stream, 'stream');
     const backwards = options.direction === 'backwards';
-    const from = options.fromVersion ?? (backwards ? BigInt('9223372036854775807') : 0n);
+    const from = options.fromVersion ?? (backwards ? INT8_MAX : 0n);
     const maxCount = options.maxCount === undefined ? NO_LIMIT : Math.max(0, Math.floor(options.maxCount));
     const { rows } = await this.pool.query<EventRow & { head: string } & Partial<EventRow>>({
       name: backwards ? this.sql.readStreamBackwardsName : this.sql.readStreamName,
       text: backwards ? this.sql.readStreamBackwards : this.sql.readStream,
-      values: [stream, from.toString(), maxCount],
+      values: [stream, clampInt8(from).toString(), maxCount],
+      types: STORE_TYPES,
     });
     if (rows.length === 0) return { version: null, events: [] };
     return {
@@ -267,7 +280,7 @@ export class PostgresEventStore implements EventStore {
   /** The last position a reader can see (the visibility horizon), or `START` for an empty log. */
   async headPosition(): Promise<bigint> {
     this.assertOpen();
-    const { rows } = await this.pool.query<{ head: string }>({ name: this.sql.headName, text: this.sql.head });
+    const { rows } = await this.pool.query<{ head: string }>({ name: this.sql.headName, text: this.sql.head, types: STORE_TYPES });
     return BigInt(rows[0]!.head);
   }
 
@@ -340,10 +353,10 @@ export class PostgresEventStore implements EventStore {
     const types = filter?.eventTypes && filter.eventTypes.length > 0 ? [...filter.eventTypes] : undefined;
     const prefixes = filter?.streamPrefixes && filter.streamPrefixes.length > 0 ? [...filter.streamPrefixes] : undefined;
     const query = this.sql.readLog(types !== undefined, prefixes !== undefined);
-    const values: unknown[] = [after.toString(), maxCount];
+    const values: unknown[] = [clampInt8(after).toString(), maxCount];
     if (types) values.push(types);
     if (prefixes) values.push(prefixes);
-    const { rows } = await this.pool.query<EventRow & { head: string }>({ name: query.name, text: query.text, values });
+    const { rows } = await this.pool.query<EventRow & { head: string }>({ name: query.name, text: query.text, values, types: STORE_TYPES });
     const head = BigInt(rows[0]!.head);
     const events = rows.filter((r) => r.global_position !== null).map(toRecordedEvent);
     const position = events.length === maxCount ? events[events.length - 1]!.globalPosition : head > after ? head : after;
@@ -478,11 +491,16 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
     streamName: row.stream_name,
     streamVersion: BigInt(row.stream_version),
     globalPosition: BigInt(row.global_position),
-    recordedAt: row.recorded_at,
+    recordedAt: new Date(Number(row.recorded_ms)),
   };
 }
 
+/** Columns of an event row, inside the lateral subqueries. */
 const EVENT_COLUMNS = 'e.global_position, e.event_id, e.stream_name, e.stream_version, e.event_type, e.data, e.metadata, e.recorded_at';
+/** The same, as the store reads them. */
+const EVENT_RESULT_COLUMNS =
+  'e.global_position, e.event_id, e.stream_name, e.stream_version, e.event_type, e.data, e.metadata, ' +
+  'floor(extract(epoch from e.recorded_at) * 1000)::int8 as recorded_ms';
 
 /** Every statement the store runs, written once per schema. */
 function statements({ q, schema, channel }: SchemaNames) {
@@ -508,7 +526,7 @@ function statements({ q, schema, channel }: SchemaNames) {
       }
       query = {
         name: `ordo_read_log_${key}_${schema}`,
-        text: `select l.head, ${EVENT_COLUMNS}
+        text: `select l.head, ${EVENT_RESULT_COLUMNS}
                from (select ${horizon} as head) l
                left join lateral (
                  select ${EVENT_COLUMNS} from ${q}.events e
@@ -524,7 +542,7 @@ function statements({ q, schema, channel }: SchemaNames) {
   };
 
   const readStream = (direction: 'forwards' | 'backwards') => `
-    select s.version as head, ${EVENT_COLUMNS}
+    select s.version as head, ${EVENT_RESULT_COLUMNS}
     from ${q}.streams s
     left join lateral (
       select ${EVENT_COLUMNS} from ${q}.events e

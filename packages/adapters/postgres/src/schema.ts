@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { ValidationError } from '@ordo/core';
+import { STORE_TYPES } from './connection.js';
 
 /** The schema Ordo's tables live in when none is given. */
 export const DEFAULT_SCHEMA = 'ordo';
@@ -253,8 +254,11 @@ export async function migrateSchema(pool: Pool, names: SchemaNames): Promise<num
            applied_at timestamptz not null default now()
          )`,
       );
-      const { rows } = await client.query<{ version: number }>(`select version from ${names.q}.schema_migrations`);
-      const applied = new Set(rows.map((r) => r.version));
+      const { rows } = await client.query<{ version: string }>({
+        text: `select version from ${names.q}.schema_migrations`,
+        types: STORE_TYPES,
+      });
+      const applied = new Set(rows.map((r) => Number(r.version)));
       const done: number[] = [];
       for (const migration of migrations) {
         if (applied.has(migration.version)) continue;

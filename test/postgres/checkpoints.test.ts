@@ -26,7 +26,19 @@ describe('PostgresCheckpointStore: the shared checkpoint suite', () => {
 });
 
 describe('the projection runner on PostgresEventStore: the shared runner suite', () => {
-  projectionRunnerSuite(() => createTestStore({ pollIntervalMs: 100 }));
+  // One schema for the suite: each run opens its own store instance on it, as service instances
+  // on one database would, and finds the events of earlier runs there (the suite allows for that).
+  const schema = uniqueSchemaName('runner');
+  let pool: pg.Pool;
+  beforeAll(async () => {
+    pool = testPool();
+    await new PostgresEventStore({ pool, schema }).migrate();
+  });
+  afterAll(async () => {
+    await dropSchema(pool, schema);
+    await pool.end();
+  });
+  projectionRunnerSuite(async () => new PostgresEventStore({ pool, schema, pollIntervalMs: 100 }));
 });
 
 describe('PostgresCheckpointStore transactions', () => {

@@ -20,7 +20,7 @@ import {
 import { createTestStore, type TestPostgresEventStore } from '../support/postgres.js';
 import { waitUntil } from '../support/wait.js';
 
-const RUNS = Number(process.env.ORDO_PG_PROPERTY_RUNS ?? 12);
+const RUNS = Number(process.env.ORDO_PG_PROPERTY_RUNS ?? 20);
 
 type Mode = { kind: 'any' } | { kind: 'no_stream' } | { kind: 'stream_exists' } | { kind: 'read' } | { kind: 'version'; version: number };
 

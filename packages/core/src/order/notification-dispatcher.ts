@@ -126,6 +126,11 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
   const stats: DispatcherStats = { sent: 0, failedAttempts: 0, deadLettered: 0, inFlight: 0 };
   /** Request position → its delivery task. */
   const inFlight = new Map<bigint, Promise<void>>();
+  /**
+   * Requests whose task ended before they were settled (stopped while waiting for a retry, a store
+   * error): the checkpoint stays below them until a restart picks them up again.
+   */
+  const unsettled = new Set<bigint>();
   const slotFreed: (() => void)[] = [];
   let subscription: Subscription | undefined;
   let abort = new AbortController();
@@ -135,7 +140,7 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
 
   function lowWaterMark(): bigint {
     let mark = seen;
-    for (const position of inFlight.keys()) if (position - 1n < mark) mark = position - 1n;
+    for (const position of [...inFlight.keys(), ...unsettled]) if (position - 1n < mark) mark = position - 1n;
     return mark;
   }
 
@@ -155,17 +160,32 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
     return saving;
   }
 
-  async function deliver(stream: string): Promise<void> {
+  /** Delivers one notification; resolves `true` once it is settled, `false` when stopped before that. */
+  async function deliver(stream: string): Promise<boolean> {
     const signal = abort.signal;
     while (!signal.aborted) {
       const state = foldNotification((await store.readStream(stream)).events);
-      if (state.settled || !state.request) return;
+      if (state.settled || !state.request) return true;
       const wait = waitBeforeNextAttempt(state);
       if (wait > 0) {
         await sleep(wait, signal);
         continue;
       }
       const attempt = state.attempts + 1;
+      if (attempt > maxAttempts) {
+        // The last attempt was claimed and never reported (its dispatcher died): it counts as failed.
+        try {
+          const lastError = state.lastError ?? `attempt ${state.attempts} was never reported`;
+          await store.appendToStream(stream, [event(NotificationEvents.DeadLettered, { attempts: state.attempts, lastError })], {
+            expectedVersion: state.version ?? 'no_stream',
+          });
+        } catch (error) {
+          if (error instanceof WrongExpectedVersionError) continue;
+          throw error;
+        }
+        stats.deadLettered++;
+        return true;
+      }
       const leaseUntil = new Date(now().getTime() + leaseMs).toISOString();
       let claimed: bigint;
       try {
@@ -202,6 +222,7 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
       else if (report.type === NotificationEvents.DeadLettered) stats.deadLettered++;
       else stats.failedAttempts++;
     }
+    return false;
   }
 
   function waitBeforeNextAttempt(state: NotificationState): number {
@@ -237,7 +258,10 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
     const position = requested.globalPosition;
     stats.inFlight++;
     const task = deliver(requested.streamName)
-      .catch(() => undefined) // a store error leaves it unsettled: the checkpoint stays below it
+      .catch(() => false) // a store error leaves it unsettled: the checkpoint stays below it
+      .then((settled) => {
+        if (!settled) unsettled.add(position);
+      })
       .finally(() => {
         inFlight.delete(position);
         stats.inFlight--;
@@ -253,6 +277,7 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
     async start() {
       if (subscription) return;
       abort = new AbortController();
+      unsettled.clear(); // reading from the checkpoint, which is below them, picks them up again
       stored = await checkpoints.read(name);
       seen = stored ?? START;
       subscription = store.subscribeToAll({

@@ -24,7 +24,7 @@ export class CheckpointConflictError extends OrdoError {
  * `Tx` is the handle a store passes to projection code when it can write the projection's output
  * and its checkpoint in one transaction (PostgreSQL passes a `pg` client); `undefined` otherwise.
  */
-export interface CheckpointStore<Tx = undefined> {
+export interface CheckpointStore<Tx = unknown> {
   /** The stored position, or `null` when the projection has none yet. */
   read(name: string): Promise<bigint | null>;
   /**

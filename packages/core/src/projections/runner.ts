@@ -5,7 +5,7 @@ import { sleep } from '../store/subscription-loop.js';
 import { CheckpointConflictError, type CheckpointStore } from './checkpoints.js';
 
 /** What a projection's code gets with each event. */
-export interface ProjectionContext<Tx = undefined> {
+export interface ProjectionContext<Tx = unknown> {
   /**
    * The transaction the checkpoint will be stored in, when the checkpoint store has one
    * (PostgreSQL: a `pg` client inside BEGIN). Write read models through it and they commit
@@ -21,7 +21,7 @@ export interface ProjectionContext<Tx = undefined> {
  * came between its effect and the checkpoint: make effects idempotent, e.g. by appending events
  * with ids derived from the cause (`eventIdFor`), which the store absorbs when repeated.
  */
-export interface Projection<Tx = undefined> {
+export interface Projection<Tx = unknown> {
   name: string;
   /** Only events of these types (default: all). */
   eventTypes?: readonly string[];
@@ -58,7 +58,7 @@ export class ProjectionTimeoutError extends OrdoError {
   }
 }
 
-export interface ProjectionRunnerOptions<Tx = undefined> {
+export interface ProjectionRunnerOptions<Tx = unknown> {
   store: EventStore;
   checkpoints: CheckpointStore<Tx>;
   projection: Projection<Tx>;
@@ -95,7 +95,7 @@ export interface ProjectionRunner {
  * with compare-and-set: if another copy of the projection moved it, this copy re-reads it and
  * carries on from there, so the two never both advance it.
  */
-export function createProjectionRunner<Tx = undefined>(options: ProjectionRunnerOptions<Tx>): ProjectionRunner {
+export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOptions<Tx>): ProjectionRunner {
   const { store, checkpoints, projection } = options;
   const checkpointEvery = options.checkpointEvery ?? 100;
   const retry = { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 2000, ...options.retry };

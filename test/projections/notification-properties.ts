@@ -139,7 +139,12 @@ async function checkDeliveries(store: EventStore, expected: ReadonlyMap<string, 
     const d = await deliveryOf(store, key);
     const keyCalls = callsByKey.get(key) ?? [];
     expect(d.requested, key).toBe(1);
-    expect((d.events[0]!.data as NotificationRequest)).toMatchObject({ dedupeKey: key, channel: request.channel, recipient: request.recipient, template: request.template });
+    expect(d.events[0]!.data as NotificationRequest).toMatchObject({
+      dedupeKey: key,
+      channel: request.channel,
+      recipient: request.recipient,
+      template: request.template,
+    });
     expect(d.sent + d.deadLettered, `${key}: ${d.types.join(',')}`).toBe(1);
     expect(d.attempts, key).toEqual(d.attempts.map((_, i) => i + 1));
     expect(d.attempts.length).toBeLessThanOrEqual(maxAttempts);
@@ -166,7 +171,13 @@ async function placePaid(orders: OrderService, key: string, contact: { email: bo
 type Outcome = 'applied' | 'noop' | 'duplicate' | 'invalid';
 
 /** A status change: what every caller sees is success, a no-op, or InvalidTransitionError. Nothing else. */
-async function changeStatus(orders: OrderService, orderId: string, to: string, commandId: string, actor: string): Promise<{ outcome: Outcome; commandId: string }> {
+async function changeStatus(
+  orders: OrderService,
+  orderId: string,
+  to: string,
+  commandId: string,
+  actor: string,
+): Promise<{ outcome: Outcome; commandId: string }> {
   try {
     const change = await orders.changeStatus(orderId, to, { actor, commandId });
     return { outcome: change.duplicate ? 'duplicate' : change.noop ? 'noop' : 'applied', commandId };
@@ -632,13 +643,22 @@ export function notificationsSuite(open: OpenStore): void {
         const past = new Date(Date.now() - 60_000).toISOString();
         const earlyKey = dedupeKeyOf(orderStream(early), 0n, 'email');
         const lateKey = dedupeKeyOf(orderStream(late), 0n, 'email');
-        const claim = (attempt: number) => ({ id: randomUUID(), type: NotificationEvents.Attempted, data: { attempt, leaseUntil: past, dispatcher: 'crashed' } });
-        const failure = (attempt: number) => ({ id: randomUUID(), type: NotificationEvents.Failed, data: { attempt, error: 'provider said 503', retryAt: past } });
+        const claim = (attempt: number) => ({
+          id: randomUUID(),
+          type: NotificationEvents.Attempted,
+          data: { attempt, leaseUntil: past, dispatcher: 'crashed' },
+        });
+        const failure = (attempt: number) => ({
+          id: randomUUID(),
+          type: NotificationEvents.Failed,
+          data: { attempt, error: 'provider said 503', retryAt: past },
+        });
         await store.appendToStream(notificationStream(earlyKey), [claim(1)], { expectedVersion: 0n });
         await store.appendToStream(notificationStream(lateKey), [claim(1), failure(1), claim(2), failure(2), claim(3)], { expectedVersion: 0n });
 
         const calls: SendCall[] = [];
-        const dispatcher = createNotificationDispatcher({ store, checkpoints, name, sender: recordingSender(calls, () => 'ok'), maxAttempts: 3, ...fastDispatch });
+        const sender = recordingSender(calls, () => 'ok');
+        const dispatcher = createNotificationDispatcher({ store, checkpoints, name, sender, maxAttempts: 3, ...fastDispatch });
         await dispatcher.start();
         await dispatcher.waitUntilIdle({ timeoutMs: 20_000 });
         await dispatcher.stop();

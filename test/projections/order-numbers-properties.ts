@@ -406,7 +406,8 @@ async function checkoutRun(open: OpenStore, s: fc.Scheduler, scenario: Scenario)
       const slot = await inner.readStream(numberingStream(prefix, day));
       expect(slot.events.map((e) => e.data)).toEqual(orderIds.map((orderId, k) => ({ orderId, number: formatOrderNumber(prefix, day, k + 1) })));
     }
-    const allAssigned = await readLog(inner, { eventTypes: [NUMBER_ASSIGNED], streamPrefixes: [...prefixes, defaultPrefix].map((p) => `order-numbers-${p}-`) }, start);
+    const numberingStreams = [...prefixes, defaultPrefix].map((p) => `order-numbers-${p}-`);
+    const allAssigned = await readLog(inner, { eventTypes: [NUMBER_ASSIGNED], streamPrefixes: numberingStreams }, start);
     expect(allAssigned).toHaveLength(placed.length);
     expect(checkpointChainIssues(sharedWrites, start)).toEqual([]);
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { CheckpointConflictError, ValidationError, type CheckpointStore } from '@ordo/core';
-import { STORE_TYPES, connect, type ConnectionOptions } from './connection.js';
+import { STORE_TYPES, checkedOut, connect, type ConnectionOptions } from './connection.js';
 import { DEFAULT_SCHEMA, migrateSchema, schemaNames, validateSchemaName, type SchemaNames } from './schema.js';
 
 /** Options of {@link PostgresCheckpointStore}. Give `pool` or `connectionString`. */
@@ -78,30 +78,26 @@ export class PostgresCheckpointStore implements CheckpointStore<pg.PoolClient> {
   ): Promise<T> {
     checkName(name);
     checkPositions(position, expected);
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('begin');
-      // Compare-and-set first: the row stays locked until commit, so a racing copy waits here and
-      // then finds the checkpoint moved.
-      const cas = await client.query(casStatement(this.names, expected), casValues(name, position, expected));
-      if (cas.rowCount !== 1) {
-        await client.query('rollback');
-        throw new CheckpointConflictError(name, expected, await readPosition(client, this.names, name));
+    return checkedOut(this.pool, async (client, markBroken) => {
+      try {
+        await client.query('begin');
+        // Compare-and-set first: the row stays locked until commit, so a racing copy waits here and
+        // then finds the checkpoint moved.
+        const cas = await client.query(casStatement(this.names, expected), casValues(name, position, expected));
+        if (cas.rowCount !== 1) {
+          await client.query('rollback');
+          throw new CheckpointConflictError(name, expected, await readPosition(client, this.names, name));
+        }
+        const result = await work(client);
+        await client.query('commit');
+        return result;
+      } catch (error) {
+        // Roll back whatever is still open (a no-op after COMMIT or ROLLBACK). A connection that
+        // cannot even do that is not given back to the pool.
+        await client.query('rollback').catch(markBroken);
+        throw error;
       }
-      const result = await work(client);
-      await client.query('commit');
-      return result;
-    } catch (error) {
-      // Roll back whatever is still open (a no-op after COMMIT or ROLLBACK). A connection that
-      // cannot even do that is not given back to the pool.
-      await client.query('rollback').catch((e: unknown) => {
-        broken = e instanceof Error ? e : new Error(String(e));
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
+    });
   }
 
   /** Ends the pool if the store made it from a connection string. */

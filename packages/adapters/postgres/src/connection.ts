@@ -73,24 +73,50 @@ export function breaksConnection(error: unknown): boolean {
 export function isTransient(error: unknown): boolean {
   const state = sqlState(error);
   if (state === undefined) {
+    // The driver's own errors: a socket that failed, a connection the server closed, a pool that
+    // could not connect in time.
     const code = (error as { code?: unknown } | null)?.code;
-    return typeof code === 'string' && ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(code);
+    if (typeof code === 'string' && ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(code)) return true;
+    const message = error instanceof Error ? error.message : '';
+    return /connection terminated|timeout exceeded when trying to connect|connection ended/i.test(message);
   }
   return state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03' || state === '53300';
 }
 
-/** Runs `work` on a connection checked out of `pool`, and gives the connection back intact. */
-export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Checks a client out of `pool` for `use`, and gives it back: intact, or destroyed when its
+ * connection failed. While checked out, the client's own 'error' events (a connection the server
+ * closed) are caught here: the pool listens only to idle clients, and an unheard 'error' event
+ * would crash the process.
+ */
+export async function checkedOut<T>(
+  pool: pg.Pool,
+  use: (client: pg.PoolClient, markBroken: (error: unknown) => void) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  const markBroken = (error: unknown) => {
+    broken ??= error instanceof Error ? error : new Error(String(error));
+  };
+  client.on('error', markBroken);
   try {
-    return await work(client);
-  } catch (error) {
-    if (breaksConnection(error)) broken = error instanceof Error ? error : new Error(String(error));
-    throw error;
+    return await use(client, markBroken);
   } finally {
+    client.off('error', markBroken);
     client.release(broken);
   }
+}
+
+/** Runs `work` on a connection checked out of `pool`, and gives the connection back intact. */
+export function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return checkedOut(pool, async (client, markBroken) => {
+    try {
+      return await work(client);
+    } catch (error) {
+      if (breaksConnection(error)) markBroken(error);
+      throw error;
+    }
+  });
 }
 
 const asText = (value: string) => value;

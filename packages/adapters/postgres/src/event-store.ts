@@ -193,7 +193,9 @@ export class PostgresEventStore implements EventStore {
       } catch (error) {
         // A unique violation, deadlock or serialization failure means another transaction got
         // there first and has now ended: run the append again, and it sees what that one did.
-        if (isRetryableAppendError(error) && attempt < MAX_APPEND_ATTEMPTS) {
+        // A lost connection leaves unknown whether the append committed: running it again is
+        // safe, as a committed batch is recognised by its ids and answered with its result.
+        if ((isRetryableAppendError(error) || isTransient(error)) && attempt < MAX_APPEND_ATTEMPTS) {
           await sleep(Math.random() * Math.min(50, 2 ** attempt));
           continue;
         }
@@ -321,7 +323,7 @@ export class PostgresEventStore implements EventStore {
     void inner.done.then(() => {
       stopped.abort();
       this.subscriptions.delete(subscription);
-      if (this.subscriptions.size === 0) void this.stopListener();
+      if (this.subscriptions.size === 0) void this.stopListener(true);
     });
     return subscription;
   }
@@ -450,10 +452,13 @@ export class PostgresEventStore implements EventStore {
     })();
   }
 
-  private async stopListener() {
+  /** Closes the LISTEN connection: on `close()`, or when no subscription needs it any more. */
+  private async stopListener(onlyIfUnused = false) {
+    await this.listenerStarting;
+    // A subscription may have started while this waited: it needs the connection.
+    if (onlyIfUnused && this.subscriptions.size > 0) return;
     if (this.listenerRetry) clearTimeout(this.listenerRetry);
     this.listenerRetry = undefined;
-    await this.listenerStarting;
     const client = this.listener;
     this.listener = undefined;
     if (!client) return;

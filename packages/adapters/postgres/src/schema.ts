@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { ValidationError } from '@ordo/core';
-import { STORE_TYPES } from './connection.js';
+import { STORE_TYPES, checkedOut } from './connection.js';
 
 /** The schema Ordo's tables live in when none is given. */
 export const DEFAULT_SCHEMA = 'ordo';
@@ -241,9 +241,7 @@ export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;
  * @returns the versions this call applied.
  */
 export async function migrateSchema(pool: Pool, names: SchemaNames): Promise<number[]> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
+  return checkedOut(pool, async (client, markBroken) => {
     await client.query('select pg_advisory_lock($1)', [names.migrationLockKey.toString()]);
     try {
       await client.query(`create schema if not exists ${names.q}`);
@@ -271,7 +269,7 @@ export async function migrateSchema(pool: Pool, names: SchemaNames): Promise<num
           ]);
           await client.query('commit');
         } catch (error) {
-          await client.query('rollback').catch(() => undefined);
+          await client.query('rollback').catch(markBroken);
           throw error;
         }
         done.push(migration.version);
@@ -279,17 +277,10 @@ export async function migrateSchema(pool: Pool, names: SchemaNames): Promise<num
       await repairRestoredTransactionIds(client, names);
       return done;
     } finally {
-      await client.query('select pg_advisory_unlock($1)', [names.migrationLockKey.toString()]).catch((error: Error) => {
-        broken = error;
-      });
+      // The lock is the session's: a connection that cannot release it must not go back to the pool.
+      await client.query('select pg_advisory_unlock($1)', [names.migrationLockKey.toString()]).catch(markBroken);
     }
-  } catch (error) {
-    broken = error as Error;
-    throw error;
-  } finally {
-    // A connection whose lock release failed is not given back to the pool.
-    client.release(broken);
-  }
+  });
 }
 
 /**

@@ -291,9 +291,11 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
       });
     },
     async stop() {
+      // First: deliveries waiting for a retry give up (they hold the checkpoint below them) and free
+      // their slots, so a subscription waiting for a slot can stop.
+      abort.abort();
       await subscription?.stop();
       subscription = undefined;
-      abort.abort();
       await Promise.all(inFlight.values());
       await saveCheckpoint();
     },

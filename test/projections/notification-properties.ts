@@ -625,6 +625,58 @@ export function notificationsSuite(open: OpenStore): void {
         expect(calls.filter((c) => c.by === 'second').map((c) => c.key).sort()).toEqual([...failFirst].sort());
       }));
 
+    it('stop() does not wait for retries that are due later, even with every delivery slot taken', () =>
+      withStore(open, async (store) => {
+        const token = runToken();
+        const name = `dispatcher-${token}`;
+        const checkpoints = await checkpointsFromHead(store, 'notification-requests', name);
+        const orders = createOrderService({ store });
+        const orderIds: string[] = [];
+        for (let i = 0; i < 3; i++) orderIds.push(await placePaid(orders, `st-${token}-${i}`, { email: true, phone: false }));
+        const runner = createProjectionRunner({ store, checkpoints, projection: notificationRequestsProjection({ store }) });
+        await runner.start();
+        await runner.waitUntilCaughtUp({ timeoutMs: 20_000 });
+        await runner.stop();
+        const keys = orderIds.map((id) => dedupeKeyOf(orderStream(id), 0n, 'email'));
+
+        // One slot; the first notification fails and its retry is an hour away; the others wait for the slot.
+        const calls: SendCall[] = [];
+        const first = createNotificationDispatcher({
+          store,
+          checkpoints,
+          name,
+          sender: recordingSender(calls, () => 'rejected'),
+          concurrency: 1,
+          baseDelayMs: 3_600_000,
+          maxDelayMs: 3_600_000,
+          random: () => 1,
+        });
+        await first.start();
+        await eventually(async () => (await deliveryOf(store, keys[0]!)).state.retryAt !== undefined, 'first attempt failed');
+        let stopped = false;
+        const stopping = first.stop().then(() => (stopped = true));
+        await eventually(() => stopped, 'stop() returned while a retry is an hour away');
+        await stopping;
+        expect(calls.map((c) => c.key)).toEqual([keys[0]]);
+
+        // Nothing was lost: a dispatcher an hour later delivers all three.
+        const second = createNotificationDispatcher({
+          store,
+          checkpoints,
+          name,
+          sender: recordingSender(calls, () => 'ok'),
+          now: () => new Date(Date.now() + 2 * 3_600_000),
+        });
+        await second.start();
+        await second.waitUntilIdle({ timeoutMs: 20_000 });
+        await second.stop();
+        for (const key of keys) expect((await deliveryOf(store, key)).sent, key).toBe(1);
+        expect(calls[0]).toMatchObject({ key: keys[0], attempt: 1, outcome: 'rejected' });
+        expect(calls.slice(1).map((c) => `${c.key} #${c.attempt} ${c.outcome}`).sort()).toEqual(
+          [`${keys[0]} #2 ok`, `${keys[1]} #1 ok`, `${keys[2]} #1 ok`].sort(),
+        );
+      }));
+
     it('a claim left by a crashed dispatcher is taken over after its lease, without exceeding maxAttempts', () =>
       withStore(open, async (store) => {
         const token = runToken();

@@ -12,11 +12,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { Database, type DatabaseOptions } from './database.js';
 import { Faults } from './faults.js';
+import { loadProtocol, type ProtocolSource } from './protocol.js';
 import { ConnectionRelay } from './proxy.js';
 import { addServices } from './service.js';
 
 export { Database, TOMBSTONE_REVISION, metastreamOf, type StoredEvent } from './database.js';
 export { Faults, type DelayFault, type FaultedMethod } from './faults.js';
+export type { ProtocolSource } from './protocol.js';
 
 export interface TestServerOptions extends DatabaseOptions {
   /** Port to listen on; 0 (the default) picks a free one. */
@@ -25,6 +27,11 @@ export interface TestServerOptions extends DatabaseOptions {
   batchAppend?: boolean;
   /** Send caught-up notices on subscriptions, as servers since 23.10 do. Default true. */
   caughtUpNotices?: boolean;
+  /**
+   * Whose generated protocol classes to use: `@eventstore/db-client`'s (default) or
+   * `@kurrent/kurrentdb-client`'s. Use the package of the client under test; one per process.
+   */
+  protocol?: ProtocolSource;
 }
 
 export interface TestServer {
@@ -54,7 +61,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     batchAppend: options.batchAppend ?? true,
     caughtUpNotices: options.caughtUpNotices ?? true,
     serverVersion: '24.10.0',
-  });
+  }, loadProtocol(options.protocol));
   const innerPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) =>
       error ? reject(error) : resolve(port),

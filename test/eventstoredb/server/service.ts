@@ -15,19 +15,19 @@ import {
   type StoredEvent,
 } from './database.js';
 import type { Faults } from './faults.js';
-import {
-  GoogleAny,
-  GoogleEmpty,
-  RpcCode,
-  featuresGrpc,
-  featuresPb,
-  gossipGrpc,
-  gossipPb,
-  sharedPb,
-  statusPb,
-  streamsGrpc,
-  streamsPb,
-} from './protocol.js';
+import { RpcCode, type Protocol } from './protocol.js';
+
+// The generated classes in use; set by `addServices` (one protocol source per process).
+let streamsPb: Protocol['streamsPb'];
+let streamsGrpc: Protocol['streamsGrpc'];
+let sharedPb: Protocol['sharedPb'];
+let statusPb: Protocol['statusPb'];
+let featuresPb: Protocol['featuresPb'];
+let featuresGrpc: Protocol['featuresGrpc'];
+let gossipPb: Protocol['gossipPb'];
+let gossipGrpc: Protocol['gossipGrpc'];
+let GoogleEmpty: Protocol['GoogleEmpty'];
+let GoogleAny: Protocol['GoogleAny'];
 
 type ReadReq = InstanceType<typeof streamsPb.ReadReq>;
 type ReadResp = InstanceType<typeof streamsPb.ReadResp>;
@@ -59,7 +59,15 @@ export interface ConnectionCutter {
 
 const DEFAULT_WINDOW = 32;
 
-export function addServices(server: grpc.Server, db: Database, faults: Faults, cutter: ConnectionCutter, options: ServiceOptions): void {
+export function addServices(
+  server: grpc.Server,
+  db: Database,
+  faults: Faults,
+  cutter: ConnectionCutter,
+  options: ServiceOptions,
+  protocol: Protocol,
+): void {
+  ({ streamsPb, streamsGrpc, sharedPb, statusPb, featuresPb, featuresGrpc, gossipPb, gossipGrpc, GoogleEmpty, GoogleAny } = protocol);
   const streams: grpc.UntypedServiceImplementation = {
     read: (call: grpc.ServerWritableStream<ReadReq, ReadResp>) => {
       void handleRead(call, db, faults, cutter, options).catch((error: unknown) => failCall(call, error));

@@ -37,7 +37,7 @@ import {
   type LooseClient,
 } from './client.js';
 import { EventStoreDBError, EventStoreDBStreamDeletedError, EventStoreDBTimeoutError, EventStoreDBUnavailableError } from './errors.js';
-import { DEFAULT_SUBSCRIPTION_SETTINGS, subscribeToAll, type SubscriptionSettings } from './subscription.js';
+import { DEFAULT_SUBSCRIPTION_SETTINGS, serverFilter, subscribeToAll, type SubscriptionSettings } from './subscription.js';
 
 /** Stream name prefix of the checkpoint streams {@link EventStoreDBCheckpointStore} writes. */
 export const DEFAULT_CHECKPOINT_STREAM_PREFIX = 'ordo-checkpoint-';
@@ -328,7 +328,14 @@ export class EventStoreDBEventStore implements EventStore {
         count = 0;
         page.length = 0;
         last = cursor;
-        for await (const resolved of this.client.readAll({ fromPosition: clientPosition(cursor), maxCount: PAGE, ...this.deadlineOption() })) {
+        // The filter goes to the server where the client can send it (`@kurrent/kurrentdb-client`);
+        // every event is checked again here either way.
+        for await (const resolved of this.client.readAll({
+          fromPosition: clientPosition(cursor),
+          maxCount: PAGE,
+          filter: serverFilter(options.filter),
+          ...this.deadlineOption(),
+        })) {
           count++;
           const position = commitPositionOf(resolved);
           if (position === undefined || position <= cursor) continue;
@@ -425,7 +432,7 @@ export class EventStoreDBEventStore implements EventStore {
     if (error instanceof OrdoError) return error;
     const type = errorType(error);
     const message = error instanceof Error ? error.message : String(error);
-    if (type === 'stream-deleted') {
+    if (type === 'stream-deleted' || type === 'stream-tombstoned') {
       return new EventStoreDBStreamDeletedError(stream ?? String((error as { streamName?: unknown }).streamName ?? ''), { cause: error });
     }
     if (isTransient(error)) return new EventStoreDBUnavailableError(`EventStoreDB is unavailable: ${message}`, { cause: error });
@@ -454,6 +461,7 @@ export class EventStoreDBEventStore implements EventStore {
 
 /** The stream's current version from a client's wrong-expected-version error. */
 function currentOf(error: unknown): bigint | null {
-  const actual = (error as { actualVersion?: unknown }).actualVersion;
+  const e = error as { actualVersion?: unknown; actualState?: unknown };
+  const actual = e.actualVersion ?? e.actualState;
   return typeof actual === 'bigint' ? actual : null;
 }

@@ -166,17 +166,19 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
         let count = 0;
         let last = from;
         let pending = false;
+        let beyond = false;
         // Each page is read to its end: a read left half-consumed would keep its call open.
-        for await (const resolved of client.readAll({ fromPosition: clientPosition(from), maxCount: PAGE })) {
+        for await (const resolved of client.readAll({ fromPosition: clientPosition(from), maxCount: PAGE, filter: serverFilter(filter) })) {
           count++;
           const position = commitPositionOf(resolved);
           const e = resolved.event;
-          if (pending || position === undefined || !e || position <= from || position > head) continue;
-          if (wanted({ streamName: e.streamId, type: e.type })) pending = true; // on its way to us
+          if (pending || position === undefined || !e || position <= from) continue;
+          if (position > head) beyond = true;
+          else if (wanted({ streamName: e.streamId, type: e.type })) pending = true; // on its way to us
           else last = position;
         }
         if (pending || abort.signal.aborted) return;
-        if (last >= head || count < PAGE) break;
+        if (beyond || last >= head || last <= from || count < PAGE) break;
         from = last;
       }
       if (head > covered) covered = head;

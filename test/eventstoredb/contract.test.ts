@@ -10,8 +10,9 @@ describeEventStoreContract('EventStoreDBEventStore, in-process server', async ()
 // so that every retry the contract absorbs is absorbed by the adapter. The adapter here trusts the
 // server's check under exact expected versions (`idempotencyLookback: 0`) and reads only on conflict.
 const least = inProcessServer({ batchAppend: false, caughtUpNotices: false, idempotencyCacheSize: 0 });
-describeEventStoreContract('EventStoreDBEventStore (idempotencyLookback 0), in-process server without BatchAppend, caught-up notices or id cache', async () =>
-  new EventStoreDBEventStore(await least.client(), { idempotencyLookback: 0 }),
+describeEventStoreContract(
+  'EventStoreDBEventStore (idempotencyLookback 0), in-process server without BatchAppend, caught-up notices or id cache',
+  async () => new EventStoreDBEventStore(await least.client(), { idempotencyLookback: 0 }),
 );
 
 if (REAL_SERVER_URL) {

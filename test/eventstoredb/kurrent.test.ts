@@ -1,0 +1,58 @@
+/** The contract suite and the connection fault with the successor client, `@kurrent/kurrentdb-client`. */
+import { inProcessServerForKurrent, realServerForKurrent } from './kurrent-support.js';
+import { randomUUID } from 'node:crypto';
+import { EventStoreDBEventStore } from '@ordo/eventstoredb';
+import { describe, expect, it } from 'vitest';
+import { describeEventStoreContract } from '../contract/event-store-contract.js';
+import { REAL_SERVER_URL } from './env.js';
+
+const env = inProcessServerForKurrent();
+describeEventStoreContract('EventStoreDBEventStore with the KurrentDB client, in-process server', async () =>
+  new EventStoreDBEventStore(await env.client()),
+);
+
+if (REAL_SERVER_URL) {
+  const real = realServerForKurrent(REAL_SERVER_URL);
+  describeEventStoreContract(`EventStoreDBEventStore with the KurrentDB client, ${REAL_SERVER_URL}`, async () =>
+    new EventStoreDBEventStore(await real.client()),
+  );
+}
+
+describe('with the KurrentDB client', () => {
+  it('a connection dropped after the append was written: the retry is absorbed', async () => {
+    const server = await env.server();
+    const store = new EventStoreDBEventStore(await env.client());
+    const s = `k-drop-${randomUUID()}`;
+    await store.appendToStream(s, [{ id: randomUUID(), type: 'Before', data: {} }], { expectedVersion: 'no_stream' });
+    const batch = [0, 1].map((i) => ({ id: randomUUID(), type: 'Faulted', data: { i } }));
+    server.faults.dropConnectionAfterCommit();
+    const fired = server.faults.fired.dropsAfterCommit;
+    const result = await store.appendToStream(s, batch, { expectedVersion: 'any' });
+    expect(server.faults.fired.dropsAfterCommit).toBe(fired + 1);
+    const read = await store.readStream(s);
+    expect(read.events.map((e) => e.id).slice(1)).toEqual(batch.map((e) => e.id));
+    expect(result).toEqual({ nextExpectedVersion: 2n, lastGlobalPosition: read.events[2]!.globalPosition });
+  });
+
+  it('a subscription dropped mid-catch-up resumes: nothing lost, nothing twice', async () => {
+    const server = await env.server();
+    const store = new EventStoreDBEventStore(await env.client());
+    const prefix = `k-sub-${randomUUID()}-`;
+    const start = await store.headPosition();
+    const written = Array.from({ length: 60 }, (_, i) => ({ id: randomUUID(), type: 'Faulted', data: { i } }));
+    await store.appendToStream(`${prefix}s`, written, { expectedVersion: 'no_stream' });
+    server.faults.dropSubscriptionAfter(20);
+    const received: string[] = [];
+    let caughtUp = false;
+    const subscription = store.subscribeToAll({
+      after: start,
+      filter: { streamPrefixes: [prefix] },
+      onEvent: (e) => void received.push(e.id),
+      onCaughtUp: () => (caughtUp = true),
+    });
+    const deadline = Date.now() + 10_000;
+    while (!caughtUp && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+    await subscription.stop();
+    expect(received).toEqual(written.map((e) => e.id));
+  });
+});

@@ -50,17 +50,20 @@ export interface StoredEvent {
   position: bigint;
 }
 
+/** What an append came to: written (or recognised as already written: `position` null), or refused. */
 export type AppendOutcome =
   | { kind: 'success'; currentRevision: bigint; position: bigint | null }
   | { kind: 'wrong_expected_version'; currentRevision: bigint | null; expected: ExpectedRevision }
   | { kind: 'stream_deleted' }
   | { kind: 'too_big'; maxAppendSize: number };
 
+/** What a soft delete or tombstone came to. */
 export type DeleteOutcome =
   | { kind: 'success'; position: bigint }
   | { kind: 'wrong_expected_version'; currentRevision: bigint | null; expected: ExpectedRevision }
   | { kind: 'stream_deleted' };
 
+/** What a stream read came to. */
 export type StreamReadOutcome =
   | { kind: 'events'; events: StoredEvent[] }
   | { kind: 'not_found' }
@@ -73,6 +76,7 @@ export interface AllFilter {
   regex: string | undefined;
 }
 
+/** Settings of the server's state. */
 export interface DatabaseOptions {
   /** Largest append in bytes (data plus metadata of all its events). Default 1 MiB, as the server's default. */
   maxAppendSize?: number;
@@ -92,6 +96,7 @@ interface StreamState {
   tombstoned: boolean;
 }
 
+/** The server's state and its rules; one per test server. */
 export class Database {
   readonly log: StoredEvent[] = [];
   private readonly streams = new Map<string, StreamState>();
@@ -119,6 +124,7 @@ export class Database {
     this.recentIds.clear();
   }
 
+  /** Appends `events` to `stream` under the documented expected-revision and idempotency rules. */
   append(stream: string, expected: ExpectedRevision, events: readonly ProposedEvent[]): AppendOutcome {
     const state = this.streams.get(stream);
     if (state?.tombstoned) return { kind: 'stream_deleted' };
@@ -241,6 +247,7 @@ export class Database {
     return first;
   }
 
+  /** Reads a stream as clients see it: `$tb` and `$maxCount` applied, deleted streams refused. */
   readStream(
     stream: string,
     from: 'start' | 'end' | bigint,

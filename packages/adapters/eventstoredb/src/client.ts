@@ -129,11 +129,15 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
 }
 
-/** The error kinds the clients tag their errors with (`error.type`). */
+/** gRPC status codes of errors a client passes on unconverted (e.g. from its server-features call). */
+const GRPC_STATUS_TYPES: Record<number, string> = { 1: 'cancelled', 4: 'deadline-exceeded', 14: 'unavailable' };
+
+/** The error kinds the clients tag their errors with (`error.type`), or that a raw gRPC status means. */
 export function errorType(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const type = (error as { type?: unknown }).type;
-  return typeof type === 'string' ? type : undefined;
+  const { type, code } = error as { type?: unknown; code?: unknown };
+  if (typeof type === 'string') return type;
+  return typeof code === 'number' ? GRPC_STATUS_TYPES[code] : undefined;
 }
 
 /** Errors after which the same call may succeed: the connection dropped, the server was unreachable. */

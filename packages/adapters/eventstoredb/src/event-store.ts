@@ -52,16 +52,17 @@ export interface EventStoreDBEventStoreOptions {
    */
   maxAppendSize?: number;
   /**
-   * How many of a stream's latest events an append reads to recognise a retry (the same ids at
-   * the same place) and ids stored at another place of the stream. Default 100. With 0 the adapter
-   * trusts the server's own check under exact expected versions (one round trip less per append)
-   * and reads the stream only after a conflict; `'any'` and `'stream_exists'` still read it.
+   * How many of a stream's latest events (besides the batch's own length) an append searches for its
+   * ids when it may be a retry: always under `'any'` and `'stream_exists'`; under `'no_stream'` and
+   * exact versions when the server reports a conflict, or when this client has already written or
+   * read one of the batch's ids in that stream. Default 100.
    */
   idempotencyLookback?: number;
   /**
-   * How many event ids (per client) the adapter remembers with their stream, to refuse an id that
-   * is already stored in another stream. EventStoreDB has no index by event id: ids written before
-   * this process started, or forgotten since, are not recognised. Default 100,000.
+   * How many event ids (per client) the adapter remembers with their stream, from appends and
+   * stream reads: to refuse an id that is already stored in another stream, and to tell a possible
+   * retry from a fresh append. EventStoreDB has no index by event id: ids written before this
+   * process started, or forgotten since, are not recognised. Default 100,000.
    */
   rememberedIds?: number;
   /** Deadline of each call in milliseconds; by default the client's (`defaultDeadline`, 10 s). */
@@ -78,7 +79,7 @@ export interface EventStoreDBEventStoreOptions {
 
 const DEFAULT_MAX_APPEND_SIZE = 1024 * 1024;
 const PAGE = 500;
-const MAX_ANY_ATTEMPTS = 20;
+const MAX_ATTEMPTS = 20;
 
 /** Event ids the adapter has seen written, per client: the best it can do for cross-stream duplicates. */
 const rememberedByClient = new WeakMap<object, Map<string, string>>();
@@ -147,12 +148,14 @@ export class EventStoreDBEventStore implements EventStore {
     this.checkAppendSize(batch);
     this.refuseIdsOfOtherStreams(stream, batch);
 
+    const exact = typeof expected === 'bigint' || expected === 'no_stream';
     for (let attempt = 1; ; attempt++) {
       let revision: ClientRevision;
-      if (this.lookback === 0 && (typeof expected === 'bigint' || expected === 'no_stream')) {
+      if (exact && attempt === 1 && !this.seenBefore(stream, batch)) {
+        // Fresh ids under an exact revision: the server's own check covers a retry of this very call.
         revision = expected;
       } else {
-        const tail = await this.readTail(stream, Math.max(1, this.lookback) + batch.length);
+        const tail = await this.readTail(stream, this.lookback + batch.length + 1);
         const retried = this.retriedAppend(stream, batch, tail.events);
         if (retried) return retried;
         if (!versionMatches(expected, tail.version)) throw new WrongExpectedVersionError(stream, expected, tail.version);
@@ -165,14 +168,8 @@ export class EventStoreDBEventStore implements EventStore {
       } catch (error) {
         if (errorType(error) !== 'wrong-expected-version') throw error;
         // Another writer got in first, or this is a retry the server did not recognise: look again.
-        if (this.lookback === 0 && attempt === 1) {
-          const tail = await this.readTail(stream, PAGE + batch.length);
-          const retried = this.retriedAppend(stream, batch, tail.events);
-          if (retried) return retried;
-          if (!versionMatches(expected, tail.version)) throw new WrongExpectedVersionError(stream, expected, tail.version);
-        }
-        if (attempt >= MAX_ANY_ATTEMPTS) throw new WrongExpectedVersionError(stream, expected, currentOf(error));
-        await delay(Math.random() * Math.min(100, 2 ** attempt));
+        if (attempt >= MAX_ATTEMPTS) throw new WrongExpectedVersionError(stream, expected, currentOf(error));
+        if (attempt > 1) await delay(Math.random() * Math.min(100, 2 ** attempt));
       }
     }
   }
@@ -227,6 +224,11 @@ export class EventStoreDBEventStore implements EventStore {
     return { nextExpectedVersion: last.streamVersion, lastGlobalPosition: last.globalPosition };
   }
 
+  /** True when this client has written or read one of the batch's ids in `stream`: the append may be a retry. */
+  private seenBefore(stream: string, batch: readonly NewEvent[]): boolean {
+    return batch.some((e) => this.remembered.get(e.id) === stream);
+  }
+
   private refuseIdsOfOtherStreams(stream: string, batch: readonly NewEvent[]) {
     for (const e of batch) {
       const owner = this.remembered.get(e.id);
@@ -234,7 +236,7 @@ export class EventStoreDBEventStore implements EventStore {
     }
   }
 
-  private remember(stream: string, batch: readonly NewEvent[]) {
+  private remember(stream: string, batch: readonly { id: string }[]) {
     for (const e of batch) {
       this.remembered.delete(e.id);
       this.remembered.set(e.id, stream);
@@ -271,6 +273,7 @@ export class EventStoreDBEventStore implements EventStore {
         for await (const resolved of this.client.readStream(stream, { ...options, ...this.deadlineOption() })) {
           out.push(this.recorded(resolved));
         }
+        this.remember(stream, out);
         return out;
       } catch (error) {
         const type = errorType(error);

@@ -60,7 +60,10 @@ export const DEFAULT_SUBSCRIPTION_SETTINGS: SubscriptionSettings = {
   resubscribeDelayMs: 50,
 };
 
-const PAGE = 500;
+/** Events per read of a probe: small, as a probe usually stops at the first event for the subscription. */
+const PROBE_PAGE = 64;
+/** Pause after the last delivered event before probing for being caught up. */
+const SETTLE_MS = 5;
 const HIGH_WATER = 1000;
 const LOW_WATER = 100;
 
@@ -168,7 +171,7 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
         let pending = false;
         let beyond = false;
         // Each page is read to its end: a read left half-consumed would keep its call open.
-        for await (const resolved of client.readAll({ fromPosition: clientPosition(from), maxCount: PAGE, filter: serverFilter(filter) })) {
+        for await (const resolved of client.readAll({ fromPosition: clientPosition(from), maxCount: PROBE_PAGE, filter: serverFilter(filter) })) {
           count++;
           const position = commitPositionOf(resolved);
           const e = resolved.event;
@@ -178,7 +181,7 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
           else last = position;
         }
         if (pending || abort.signal.aborted) return;
-        if (beyond || last >= head || last <= from || count < PAGE) break;
+        if (beyond || last >= head || last <= from || count < PROBE_PAGE) break;
         from = last;
       }
       if (head > covered) covered = head;
@@ -207,22 +210,31 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
     source = subscription;
     const inbox = new Inbox(subscription);
     let quietFor = settings.idleProbeMs;
+    let probeDue = false;
     try {
       for (;;) {
-        const item = await inbox.next(abort.signal, quietFor);
+        // Once live, delivered events that run out call for a probe, after a short pause so that a
+        // burst of events costs one probe rather than one each.
+        const item = await inbox.next(abort.signal, probeDue ? SETTLE_MS : quietFor);
         if (item.kind !== 'idle') quietFor = settings.idleProbeMs;
         switch (item.kind) {
           case 'aborted':
             return;
           case 'event':
             await deliver(item.resolved);
-            if (inbox.empty && noticed && !abort.signal.aborted) await probe();
+            if (noticed) probeDue = true;
             break;
           case 'caughtUp':
             noticed = true;
+            probeDue = false;
             await probe();
             break;
           case 'idle':
+            if (probeDue) {
+              probeDue = false;
+              await probe();
+              break;
+            }
             // Quiet: events the server filter hid may have moved the head, and servers before
             // 23.10 send no caught-up notice. Find out, less often the longer it stays quiet.
             await probe(noticed);

@@ -7,12 +7,10 @@ const current = inProcessServer();
 describeEventStoreContract('EventStoreDBEventStore, in-process server', async () => new EventStoreDBEventStore(await current.client()));
 
 // The least a server may do: plain Append, no caught-up notices, and no recently-written-id cache,
-// so that every retry the contract absorbs is absorbed by the adapter. The adapter here trusts the
-// server's check under exact expected versions (`idempotencyLookback: 0`) and reads only on conflict.
+// so that every retry the contract absorbs is absorbed by the adapter.
 const least = inProcessServer({ batchAppend: false, caughtUpNotices: false, idempotencyCacheSize: 0 });
-describeEventStoreContract(
-  'EventStoreDBEventStore (idempotencyLookback 0), in-process server without BatchAppend, caught-up notices or id cache',
-  async () => new EventStoreDBEventStore(await least.client(), { idempotencyLookback: 0 }),
+describeEventStoreContract('EventStoreDBEventStore, in-process server without BatchAppend, caught-up notices or id cache', async () =>
+  new EventStoreDBEventStore(await least.client()),
 );
 
 if (REAL_SERVER_URL) {

@@ -1,6 +1,6 @@
 /** What the EventStoreDB adapter does beyond the shared contract. */
 import { randomUUID } from 'node:crypto';
-import { jsonEvent } from '@eventstore/db-client';
+import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import { ValidationError, type NewEvent, type RecordedEvent } from '@ordo/core';
 import {
   CHECKPOINT_EVENT_TYPE,
@@ -113,6 +113,31 @@ describe('EventStoreDBEventStore', () => {
     const again = await store.appendToStream(s, events(1), { expectedVersion: 'no_stream' });
     expect(again.nextExpectedVersion).toBe(2n);
     expect((await store.readStream(s)).events.map((e) => e.streamVersion)).toEqual([2n]);
+  });
+
+  it('an id this client wrote earlier in the stream, sent again under the current version, is a retry: nothing written', async () => {
+    const store = new EventStoreDBEventStore(await env.client());
+    const s = `seen-${randomUUID()}`;
+    const [a, b] = events(2);
+    const original = await store.appendToStream(s, [a!], { expectedVersion: 'no_stream' });
+    await store.appendToStream(s, [b!], { expectedVersion: 0n });
+    expect(await store.appendToStream(s, [a!], { expectedVersion: 1n })).toEqual(original);
+    expect((await store.readStream(s)).events.map((e) => e.id)).toEqual([a!.id, b!.id]);
+  });
+
+  it('the documented limit: another process sending such an id under the current version writes it again', async () => {
+    const server = await env.server();
+    const s = `unseen-${randomUUID()}`;
+    const [a, b] = events(2);
+    await new EventStoreDBEventStore(await env.client()).appendToStream(s, [a!, b!], { expectedVersion: 'no_stream' });
+    const elsewhere = EventStoreDBClient.connectionString(server.url);
+    try {
+      const store = new EventStoreDBEventStore(elsewhere);
+      await store.appendToStream(s, [a!], { expectedVersion: 1n });
+      expect((await store.readStream(s)).events.map((e) => e.id)).toEqual([a!.id, b!.id, a!.id]);
+    } finally {
+      await elsewhere.dispose();
+    }
   });
 
   it('close() leaves the client usable by the service that owns it', async () => {

@@ -21,8 +21,8 @@ import {
   jsonEvent,
   streamNameFilter,
   type AllStreamResolvedEvent,
+  EventStoreDBClient,
   type AppendExpectedRevision,
-  type EventStoreDBClient,
   type ResolvedEvent,
 } from '@eventstore/db-client';
 import { describe, expect, it } from 'vitest';
@@ -323,6 +323,18 @@ describe.each([
     expect(error).toBeInstanceOf(MaxAppendSizeExceededError);
     expect(error).toMatchObject({ maxAppendSize: 1024 * 1024 });
     expect(await rejection(read(client, s))).toBeInstanceOf(StreamNotFoundError);
+  });
+
+  it('gossip: a client discovering the cluster finds this one node as the leader', async () => {
+    const server = await env.server();
+    const discovering = EventStoreDBClient.connectionString(server.url.replace('esdb://', 'esdb+discover://'));
+    try {
+      const s = stream();
+      await discovering.appendToStream(s, event('Discovered'));
+      expect((await read(discovering, s))[0]!.event!.type).toBe('Discovered');
+    } finally {
+      await discovering.dispose();
+    }
   });
 
   it('reads in both directions on $all honour maxCount', async () => {

@@ -98,11 +98,13 @@ interface StreamState {
 
 /** The server's state and its rules; one per test server. */
 export class Database {
+  /** `$all`: every event in commit order, system events included. */
   readonly log: StoredEvent[] = [];
   private readonly streams = new Map<string, StreamState>();
   private readonly recentIds = new Map<string, { stream: string; revision: bigint }>();
   private readonly listeners = new Set<() => void>();
   private nextPosition = FIRST_POSITION;
+  /** Largest append in bytes. */
   readonly maxAppendSize: number;
   private readonly idempotencyCacheSize: number;
   private readonly now: () => Date;

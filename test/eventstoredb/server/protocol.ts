@@ -25,6 +25,7 @@ interface AnyMessage {
 /** Which client package's generated code the server speaks with. */
 export type ProtocolSource = 'eventstore' | 'kurrent';
 
+/** The generated modules of one client package. */
 export interface Protocol {
   source: ProtocolSource;
   streamsPb: StreamsPb;

@@ -59,6 +59,7 @@ export interface ConnectionCutter {
 
 const DEFAULT_WINDOW = 32;
 
+/** Adds the Streams, ServerFeatures and Gossip services, answering from `db` with `protocol`'s classes. */
 export function addServices(
   server: grpc.Server,
   db: Database,

@@ -141,6 +141,12 @@ export class EventStoreDBEventStore implements EventStore {
     this.remembered = remembered;
   }
 
+  /**
+   * Appends `events` atomically if the stream matches `options.expectedVersion`; a retried append
+   * (the same ids at the same place) returns the original result and writes nothing.
+   * @throws WrongExpectedVersionError, DuplicateEventIdError, ValidationError (nothing written)
+   * @throws EventStoreDBError for server or connection failures (see its `kind`)
+   */
   async appendToStream(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     this.assertOpen();
     const expected = options?.expectedVersion;
@@ -298,6 +304,7 @@ export class EventStoreDBEventStore implements EventStore {
     return event;
   }
 
+  /** Reads a stream; a missing or soft-deleted stream reads as `{ version: null, events: [] }`. */
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<ReadStreamResult> {
     this.assertOpen();
     const issues = streamNameIssues(stream);
@@ -318,6 +325,7 @@ export class EventStoreDBEventStore implements EventStore {
     return { version, events };
   }
 
+  /** Reads `$all` after a position, in pages, without system events or hidden streams. */
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
@@ -356,6 +364,7 @@ export class EventStoreDBEventStore implements EventStore {
     }
   }
 
+  /** A catch-up-then-live subscription to `$all` that resumes after drops (see the README). */
   subscribeToAll(options: SubscribeOptions): Subscription {
     this.assertOpen();
     const subscription = subscribeToAll(

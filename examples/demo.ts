@@ -1,24 +1,21 @@
 /**
  * `pnpm demo`: runs every example on the in-memory store (the embedded default) and prints a short
- * summary of each. `pnpm demo -- --store postgres` runs them on PostgreSQL instead.
+ * summary of each. `pnpm demo --store postgres` (or `--store eventstoredb`) runs them there instead.
  */
-import { MemoryEventStore, type EventStore } from '@ordo/core';
 import { adminStatusUpdates, printAdminPanel } from './admin-status-updates/admin-panel.js';
 import { checkoutOrderNumbers, printCheckout } from './checkout-order-numbers/checkout.js';
 import { fulfillmentSubmission, printFulfillment } from './fulfillment-submission/fulfillment.js';
 import { orderStory, printOrderStory } from './order-story/story.js';
+import { openStore, storeKindFromArgs } from './stores.js';
 import { printTriageRotation, triageRotation } from './triage-rotation/triage.js';
 
-async function openStore(): Promise<{ store: EventStore; label: string }> {
-  return { store: new MemoryEventStore(), label: 'in-memory store' };
-}
 
 function heading(title: string) {
   console.log(`\n=== ${title} ${'='.repeat(Math.max(0, 72 - title.length))}`);
 }
 
 const started = performance.now();
-const { store, label } = await openStore();
+const { store, label, close } = await openStore(storeKindFromArgs(process.argv.slice(2)));
 console.log(`Ordo demo on the ${label}`);
 
 heading('One order: placed, placed again, raced over, audited');
@@ -36,5 +33,5 @@ printFulfillment(await fulfillmentSubmission(store));
 heading('Triage rotation: the same core, another domain');
 printTriageRotation(await triageRotation(store));
 
-await store.close();
+await close();
 console.log(`\nDone in ${((performance.now() - started) / 1000).toFixed(1)} s.`);

@@ -12,9 +12,9 @@ const env = inProcessServer();
 const open = async () => new EventStoreDBEventStore(await env.client());
 
 orderNumbersSuite(open);
-orderNumbersProperty(open, { runs: 10, maxOrders: 40, largeRuns: 1, largeOrders: 200 });
+orderNumbersProperty(open, { runs: 8, maxOrders: 40, largeRuns: 1, largeOrders: 150 });
 notificationsSuite(open);
-notificationsProperty(open, { runs: 15 });
+notificationsProperty(open, { runs: 10 });
 
 if (REAL_SERVER_URL) {
   const real = realServer(REAL_SERVER_URL);

@@ -139,7 +139,7 @@ class Inbox {
   }
 }
 
-/** Thrown inside the loop when `onEvent` failed: the subscription stops with that error. */
+/** Thrown inside the loop when `onEvent` or `onCaughtUp` failed: the subscription stops with that error. */
 class HandlerFailed {
   constructor(readonly error: unknown) {}
 }
@@ -188,7 +188,11 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
     }
     if (abort.signal.aborted || (quiet && reported === covered)) return;
     reported = covered;
-    options.onCaughtUp?.(covered);
+    try {
+      options.onCaughtUp?.(covered);
+    } catch (error) {
+      throw new HandlerFailed(error);
+    }
   }
 
   async function deliver(resolved: ClientResolvedEvent): Promise<void> {

@@ -3,7 +3,7 @@ import { DuplicateEventIdError, OrdoError, ValidationError, WrongExpectedVersion
 import type { RecordedEvent } from '../events.js';
 import { MemoryCheckpointStore, type CheckpointStore } from '../projections/checkpoints.js';
 import { createProjectionRunner, type Projection, type ProjectionRunner } from '../projections/runner.js';
-import type { EventStore } from '../store/event-store.js';
+import type { EventStore, Subscription } from '../store/event-store.js';
 import { sleep } from '../store/subscription-loop.js';
 import { orderStream } from './order-decider.js';
 import { createOrderService, type OrderService } from './order-service.js';
@@ -109,8 +109,10 @@ interface NumberingSlot {
 }
 
 /**
- * The projection alone: hand it to any runner. Keeps a small cache of the numbering streams it has
- * read, refreshed incrementally, so numbering an order costs one short read and one append.
+ * The projection alone: hand it to any runner. It numbers a batch of placed orders with one append
+ * per numbering stream, and keeps a small cache of the numbering streams it has read, refreshed
+ * incrementally, so a batch costs one short read and one append per day and prefix, plus one
+ * append per order.
  */
 export function orderNumbersProjection(options: OrderNumbersOptions): Projection {
   const { store } = options;
@@ -140,53 +142,87 @@ export function orderNumbersProjection(options: OrderNumbersOptions): Projection
     return slot;
   }
 
-  /** The order's number in `stream`: the one it already has, or the next one, claimed by an exact-version append. */
-  async function reserve(stream: string, orderId: string, prefix: string, day: string, cause: RecordedEvent) {
+  /**
+   * Numbers for `placed` (in log order) in `stream`: the ones they already have, and for the rest the
+   * next ones, claimed together by one exact-version append. If another worker moved the stream
+   * first, read what it wrote and try again with what is still missing.
+   */
+  async function reserve(stream: string, prefix: string, day: string, placed: readonly RecordedEvent[]) {
     for (;;) {
       const slot = await refresh(stream);
-      const existing = slot.byOrder.get(orderId);
-      if (existing) return existing;
-      const next = slot.version === null ? 0n : slot.version + 1n;
-      const number = formatOrderNumber(prefix, day, Number(next) + 1);
+      const missing = placed.filter((event) => !slot.byOrder.has((event.data as OrderPlaced).orderId));
+      if (missing.length === 0) return slot.byOrder;
+      const first = slot.version === null ? 1 : Number(slot.version) + 2;
+      const claims = missing.map((event, i) => {
+        const { orderId } = event.data as OrderPlaced;
+        return {
+          id: uuidv5(`${stream}\n${orderId}`, NUMBER_EVENT_NAMESPACE),
+          type: NUMBER_ASSIGNED,
+          data: { orderId, number: formatOrderNumber(prefix, day, first + i) },
+          metadata: { causationId: event.id, actor: 'order-numbers' },
+        };
+      });
       try {
-        await store.appendToStream(
-          stream,
-          [
-            {
-              id: uuidv5(`${stream}\n${orderId}`, NUMBER_EVENT_NAMESPACE),
-              type: NUMBER_ASSIGNED,
-              data: { orderId, number },
-              metadata: { causationId: cause.id, actor: 'order-numbers' },
-            },
-          ],
-          { expectedVersion: slot.version ?? 'no_stream' },
-        );
-        return number;
+        const { nextExpectedVersion } = await store.appendToStream(stream, claims, {
+          expectedVersion: slot.version ?? 'no_stream',
+        });
+        for (const claim of claims) slot.byOrder.set(claim.data.orderId, claim.data.number);
+        slot.version = nextExpectedVersion;
+        return slot.byOrder;
       } catch (error) {
-        // Another worker took that slot (or numbered this order elsewhere): read again and retry.
+        // Another worker moved the stream first: the next read shows what it wrote.
         if (!(error instanceof WrongExpectedVersionError || error instanceof DuplicateEventIdError)) throw error;
       }
     }
+  }
+
+  async function numberBatch(events: readonly RecordedEvent[]) {
+    const byStream = new Map<string, { prefix: string; day: string; placed: RecordedEvent[] }>();
+    for (const event of events) {
+      const placed = event.data as OrderPlaced;
+      const prefix = placed.prefix ?? defaultPrefix;
+      const day = orderDay(placed.placedAt, timeZone);
+      const stream = numberingStream(prefix, day);
+      const group = byStream.get(stream) ?? { prefix, day, placed: [] };
+      group.placed.push(event);
+      byStream.set(stream, group);
+    }
+    const assignments: { event: RecordedEvent; number: string; prefix: string; day: string }[] = [];
+    for (const [stream, { prefix, day, placed }] of byStream) {
+      const numbers = await reserve(stream, prefix, day, placed);
+      for (const event of placed) {
+        assignments.push({ event, number: numbers.get((event.data as OrderPlaced).orderId)!, prefix, day });
+      }
+    }
+    // Each order's own stream: independent writes, so several at a time.
+    await inParallel(assignments, 16, ({ event, number, prefix, day }) => {
+      const { orderId } = event.data as OrderPlaced;
+      // A deterministic command id: after a crash or in a second worker this is absorbed, never doubled.
+      return orders.assignNumber(orderId, { number, prefix, day }, {
+        actor: 'order-numbers',
+        commandId: `order-number:${orderId}`,
+        causationId: event.id,
+        ...(typeof event.metadata.correlationId === 'string' && { correlationId: event.metadata.correlationId }),
+      });
+    });
   }
 
   return {
     name: options.name ?? 'order-numbers',
     eventTypes: ['OrderPlaced'],
     streamPrefixes: ['order-'],
-    async handle(event) {
-      const placed = event.data as OrderPlaced;
-      const prefix = placed.prefix ?? defaultPrefix;
-      const day = orderDay(placed.placedAt, timeZone);
-      const number = await reserve(numberingStream(prefix, day), placed.orderId, prefix, day, event);
-      // A deterministic command id: after a crash or in a second worker this is absorbed, never doubled.
-      await orders.assignNumber(placed.orderId, { number, prefix, day }, {
-        actor: 'order-numbers',
-        commandId: `order-number:${placed.orderId}`,
-        causationId: event.id,
-        ...(typeof event.metadata.correlationId === 'string' && { correlationId: event.metadata.correlationId }),
-      });
-    },
+    handleBatch: numberBatch,
+    handle: (event) => numberBatch([event]),
   };
+}
+
+/** Runs `work` over `items`, at most `limit` at a time; fails with the first error. */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  });
+  await Promise.all(lanes);
 }
 
 /** Finds the order that has `number`: one read of one event. */
@@ -220,18 +256,70 @@ export async function waitForNumber(store: EventStore, orderId: string, { timeou
 
 /** The order-numbers projection, a runner for it, and lookups, in one object. */
 export function createOrderNumbers(options: OrderNumbersOptions): OrderNumbers {
+  const { store } = options;
   const projection = orderNumbersProjection(options);
   const runner = createProjectionRunner({
-    store: options.store,
+    store,
     checkpoints: options.checkpoints ?? new MemoryCheckpointStore(),
     projection,
   });
+
+  // While started, one subscription to `OrderNumberAssigned` answers every `waitForNumber`, so a
+  // thousand waiting checkouts cost one reader instead of a thousand pollers.
+  const waiting = new Map<string, Set<(number: string) => void>>();
+  let watcher: Subscription | undefined;
+
+  async function startWatcher() {
+    const head = await store.headPosition();
+    watcher = store.subscribeToAll({
+      after: head,
+      filter: { eventTypes: ['OrderNumberAssigned'], streamPrefixes: [orderStream('')] },
+      onEvent(event) {
+        const { orderId, number } = event.data as OrderNumberAssigned;
+        for (const resolve of waiting.get(orderId) ?? []) resolve(number);
+        waiting.delete(orderId);
+      },
+    });
+  }
+
   return {
     projection,
     runner,
-    start: () => runner.start(),
-    stop: () => runner.stop(),
-    findOrderByNumber: (number) => findOrderByNumber(options.store, number),
-    waitForNumber: (orderId, opts) => waitForNumber(options.store, orderId, opts),
+    async start() {
+      if (!watcher) await startWatcher();
+      await runner.start();
+    },
+    async stop() {
+      await runner.stop();
+      await watcher?.stop();
+      watcher = undefined;
+    },
+    findOrderByNumber: (number) => findOrderByNumber(store, number),
+    async waitForNumber(orderId, { timeoutMs = 5000 } = {}) {
+      if (!watcher) return waitForNumber(store, orderId, { timeoutMs });
+      return new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          done();
+          reject(new OrderNumberTimeoutError(orderId, timeoutMs));
+        }, timeoutMs);
+        const settle = (number: string) => {
+          done();
+          resolve(number);
+        };
+        const done = () => {
+          clearTimeout(timer);
+          waiting.get(orderId)?.delete(settle);
+        };
+        // Listen first, then look: a number assigned in between is seen by one or the other.
+        waiting.set(orderId, (waiting.get(orderId) ?? new Set()).add(settle));
+        store.readStream(orderStream(orderId)).then((read) => {
+          const assigned = read.events.find((event) => event.type === 'OrderNumberAssigned');
+          if (assigned) settle((assigned.data as OrderNumberAssigned).number);
+        }, (error: unknown) => {
+          done();
+          reject(error);
+        });
+      });
+    },
   };
 }

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import {
   ANY,
   BACKWARDS,
+  DeadlineExceededError,
   END,
   FORWARDS,
   MaxAppendSizeExceededError,
@@ -323,6 +324,19 @@ describe.each([
     expect(error).toBeInstanceOf(MaxAppendSizeExceededError);
     expect(error).toMatchObject({ maxAppendSize: 1024 * 1024 });
     expect(await rejection(read(client, s))).toBeInstanceOf(StreamNotFoundError);
+  });
+
+  it('a delayed answer makes the client give up at its deadline; the call held before its work does nothing', async () => {
+    const server = await env.server();
+    const client = await env.client();
+    const s = stream();
+    await client.appendToStream(s, event());
+    server.faults.delay({ method: 'delete', ms: 400, phase: 'before' });
+    const error = await rejection(client.deleteStream(s, { deadline: 100 }));
+    expect(error).toBeInstanceOf(DeadlineExceededError);
+    await server.faults.settled();
+    expect(server.faults.fired.delays).toBeGreaterThan(0);
+    expect(await read(client, s)).toHaveLength(1);
   });
 
   it('gossip: a client discovering the cluster finds this one node as the leader', async () => {

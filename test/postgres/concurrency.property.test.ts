@@ -43,6 +43,9 @@ const modeArb: fc.Arbitrary<Mode> = fc.oneof(
   fc.integer({ min: 0, max: 6 }).map((version): Mode => ({ kind: 'version', version })),
 );
 
+/** Mostly small batches; now and then a large one, whose positions take longer to draw. */
+const sizeArb = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 3 }) }, { weight: 1, arbitrary: fc.integer({ min: 20, max: 80 }) });
+
 interface Plan {
   streams: number;
   writers: Op[][];
@@ -54,7 +57,7 @@ const planArb: fc.Arbitrary<Plan> = fc.integer({ min: 1, max: 4 }).chain((stream
     writers: fc.array(
       fc.array(
         fc.oneof(
-          { weight: 5, arbitrary: fc.record({ kind: fc.constant('new' as const), stream: fc.nat(streams - 1), size: fc.integer({ min: 1, max: 3 }), mode: modeArb }) },
+          { weight: 5, arbitrary: fc.record({ kind: fc.constant('new' as const), stream: fc.nat(streams - 1), size: sizeArb, mode: modeArb }) },
           { weight: 2, arbitrary: fc.record({ kind: fc.constant('retry-own' as const), mode: modeArb }) },
           { weight: 2, arbitrary: fc.record({ kind: fc.constant('resend' as const), pick: fc.nat(), mode: modeArb }) },
           { weight: 1, arbitrary: fc.record({ kind: fc.constant('elsewhere' as const), pick: fc.nat(), stream: fc.nat(streams - 1) }) },

@@ -211,6 +211,64 @@ describe('PostgresEventStore', () => {
     await waitUntil(async () => (await store.headPosition()) === r.lastGlobalPosition, 'the new event to be visible');
   });
 
+  describe('drawing global positions', () => {
+    /** Calls the append function on `client`, inside whatever transaction `client` has open. */
+    const callAppend = (client: pg.Client, stream: string, exclusive: boolean) =>
+      client.query<{ status: string; last_position: string }>(
+        `select status, last_position from "${store.schema}".append_events($1, 'any', null, array[$2::uuid], array['T'], array['{}'::json], array['{}'::json], $3)`,
+        [stream, randomUUID(), exclusive],
+      );
+
+    it('appends that draw at the same moment as others are run again, drawing alone in the end', async () => {
+      // A sequence that skips a value on every draw looks, to the check, like another append
+      // drawing in between, every time: only the exclusive draw gets through.
+      const setup = await store.appendToStream('s', [event()], { expectedVersion: 'no_stream' });
+      await admin.query(`alter sequence "${store.schema}".events_global_position_seq increment by 2`);
+      const result = await store.appendToStream('s', [event()], { expectedVersion: 0n });
+      expect(result.nextExpectedVersion).toBe(1n);
+      // Two optimistic draws were discarded (one position each), then the exclusive one kept its.
+      expect(result.lastGlobalPosition - setup.lastGlobalPosition).toBe(6n);
+      expect((await store.readStream('s')).events.map((e) => e.globalPosition)).toEqual([
+        setup.lastGlobalPosition,
+        result.lastGlobalPosition,
+      ]);
+      await waitUntil(async () => (await store.headPosition()) === result.lastGlobalPosition, 'the event to be visible');
+    });
+
+    it('an exclusive draw waits for the appends in flight, and holds new ones back until it commits', async () => {
+      const clients = await Promise.all([0, 1, 2].map(async () => {
+        const c = new pg.Client({ connectionString: postgresUrl(), application_name: `${app}-draw` });
+        await c.connect();
+        return c;
+      }));
+      const [inFlight, exclusive, later] = clients as [pg.Client, pg.Client, pg.Client];
+      try {
+        await inFlight.query('begin');
+        const first = await callAppend(inFlight, 'a', false);
+        const second = callAppend(exclusive, 'b', true);
+        await waitUntil(async () => (await lockWaiters()) === 1, 'the exclusive draw to wait');
+        const third = callAppend(later, 'c', false);
+        await waitUntil(async () => (await lockWaiters()) === 2, 'the next append to wait behind it');
+        await inFlight.query('commit');
+        const [b, c] = await Promise.all([second, third]);
+        expect([first.rows[0]!.status, b.rows[0]!.status, c.rows[0]!.status]).toEqual(['ok', 'ok', 'ok']);
+        const positions = [first, b, c].map((r) => BigInt(r.rows[0]!.last_position));
+        expect(positions[1]).toBeGreaterThan(positions[0]!);
+        expect(positions[2]).toBeGreaterThan(positions[1]!);
+      } finally {
+        await Promise.all(clients.map((c) => c.end()));
+      }
+
+      async function lockWaiters(): Promise<number> {
+        const { rows } = await admin.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'`,
+          [`${app}-draw`],
+        );
+        return rows[0]!.n;
+      }
+    });
+  });
+
   describe('an append cancelled around the lock that orders transaction ids and positions', () => {
     const hurriedApp = () => `${app}-hurried`;
     let impatient: pg.Pool;
@@ -240,7 +298,7 @@ describe('PostgresEventStore', () => {
       const { rows } = await admin.query<{ def: string }>(
         `select pg_get_functiondef('"${store.schema}".append_events'::regproc) as def`,
       );
-      const key = /pg_advisory_lock\((-?\d+)\)/.exec(rows[0]!.def)![1]!;
+      const key = /pg_advisory_xact_lock_shared\((-?\d+)\)/.exec(rows[0]!.def)![1]!;
       await admin.query(`select pg_advisory_lock(${key})`);
       await expect(hurried.appendToStream('s', [event()], { expectedVersion: 'any' })).rejects.toMatchObject({ code: '57014' });
       await admin.query(`select pg_advisory_unlock(${key})`);

@@ -65,10 +65,12 @@ function clampInt8(value: bigint): bigint {
   return value > INT8_MAX ? INT8_MAX : value < INT8_MIN ? INT8_MIN : value;
 }
 const MAX_APPEND_ATTEMPTS = 20;
+/** Interleaved attempts after which an append draws its positions with the others kept out. */
+const EXCLUSIVE_AFTER_INTERLEAVED = 2;
 const NO_LIMIT = null;
 
 interface AppendRow {
-  status: 'ok' | 'retried' | 'conflict' | 'duplicate';
+  status: 'ok' | 'retried' | 'conflict' | 'duplicate' | 'interleaved';
   version: string | null;
   last_position: string | null;
   duplicate_id: string | null;
@@ -182,12 +184,20 @@ export class PostgresEventStore implements EventStore {
       metadata,
     ];
 
+    let interleaved = 0;
     for (let attempt = 1; ; attempt++) {
       let row: AppendRow;
+      // After drawing positions at the same moment as other appends twice, draw them alone.
+      const exclusive = interleaved >= EXCLUSIVE_AFTER_INTERLEAVED;
       try {
         // A client checked out explicitly: a failed statement does not cost the pool a connection.
         row = await withClient(this.pool, async (client) => {
-          const result = await client.query<AppendRow>({ name: this.sql.appendName, text: this.sql.append, values, types: STORE_TYPES });
+          const result = await client.query<AppendRow>({
+            name: this.sql.appendName,
+            text: this.sql.append,
+            values: [...values, exclusive],
+            types: STORE_TYPES,
+          });
           return result.rows[0]!;
         });
       } catch (error) {
@@ -211,6 +221,11 @@ export class PostgresEventStore implements EventStore {
           throw new WrongExpectedVersionError(stream, expected, row.version === null ? null : BigInt(row.version));
         case 'duplicate':
           throw new DuplicateEventIdError(stream, row.duplicate_id!);
+        case 'interleaved':
+          // Nothing was written: draw again (the function drew alone once asked to).
+          interleaved++;
+          if (attempt < MAX_APPEND_ATTEMPTS) continue;
+          throw new Error(`Could not draw global positions for an append to "${stream}" in ${attempt} attempts`);
         default:
           throw new Error(`append_events returned an unknown status ${String(row.status)}`);
       }
@@ -561,7 +576,7 @@ function statements({ q, schema, channel }: SchemaNames) {
   return {
     appendName: `ordo_append_${schema}`,
     append: `select status, version, last_position, duplicate_id
-             from ${q}.append_events($1, $2, $3, $4::uuid[], $5::text[], $6::json[], $7::json[])`,
+             from ${q}.append_events($1, $2, $3, $4::uuid[], $5::text[], $6::json[], $7::json[], $8)`,
     readStreamName: `ordo_read_stream_${schema}`,
     readStream: readStream('forwards'),
     readStreamBackwardsName: `ordo_read_stream_back_${schema}`,

@@ -35,7 +35,7 @@ export interface SchemaNames {
   channel: string;
   /** Class id (int4) of the per-stream advisory locks of this schema. */
   streamLockClass: number;
-  /** Key (int8) of the advisory lock that orders transaction ids and global positions. */
+  /** Key (int8) of the advisory lock taken (shared, or exclusive as a fallback) to draw global positions. */
   sequencerLockKey: bigint;
   /** Key (int8) of the advisory lock migrations run under. */
   migrationLockKey: bigint;
@@ -74,7 +74,8 @@ create table ${q}.streams (
   version bigint not null check (version >= 0)
 );
 
-create sequence ${q}.events_global_position_seq as bigint start with 1 minvalue 1 no cycle;
+-- cache 1 (the default) matters: the append reads the sequence's last value (step 4).
+create sequence ${q}.events_global_position_seq as bigint start with 1 minvalue 1 cache 1 no cycle;
 
 create table ${q}.events (
   global_position bigint primary key,
@@ -107,6 +108,7 @@ create table ${q}.checkpoints (
 --   status 'retried'   the batch was already stored: nothing written, the original version and position
 --   status 'conflict'  version = the stream's actual version (null: no stream); nothing written
 --   status 'duplicate' duplicate_id = an id stored elsewhere; nothing written
+--   status 'interleaved' another append drew positions at the same moment: nothing written, run it again
 -- It sends no notification: NOTIFY in a writing transaction holds a database-wide lock through
 -- its commit, which would make every append wait for the flush of the one before. The store
 -- notifies listeners after the commit instead.
@@ -118,6 +120,7 @@ create function ${q}.append_events(
   p_types text[],
   p_data json[],
   p_metadata json[],
+  p_exclusive boolean default false,  -- see step 4
   out status text,
   out version bigint,
   out last_position bigint,
@@ -132,7 +135,7 @@ declare
   v_found_version bigint;
   v_count int;
   v_positions bigint[];
-  v_locked boolean := false;
+  v_before bigint;
 begin
   if v_n = 0 or cardinality(p_types) <> v_n or cardinality(p_data) <> v_n or cardinality(p_metadata) <> v_n
      or p_expected not in ('any', 'no_stream', 'stream_exists', 'version')
@@ -190,27 +193,35 @@ begin
     return;
   end if;
 
-  -- 4. Take a transaction id and draw the global positions under one short lock, so that
-  --    transaction ids and positions are in the same order. Readers rely on it: they read rows of
-  --    transactions older than every running one, and nothing can commit later below that.
+  -- 4. Take a transaction id, then draw the global positions, so that transaction ids and
+  --    positions are in the same order: readers rely on it (they read rows of transactions older
+  --    than every running one, and nothing may commit later below those rows). Optimistically:
+  --    read the sequence, take the id, draw; if the positions drawn are exactly the ones after the
+  --    value read, no other append drew in between, and every other append that passes this
+  --    check is wholly before or wholly after this one in both orders. If another append drew in
+  --    between, write nothing and answer 'interleaved': the caller runs the append again, and
+  --    after repeated interleaving asks for p_exclusive, which keeps every other append out of
+  --    this step until this transaction ends (no check needed then).
   if pg_current_xact_id_if_assigned() is not null then
     raise exception 'ordo: append_events must be the first write of its transaction'
       using errcode = '25001';
   end if;
-  begin
-    perform pg_advisory_lock(${sequencerLockKey});
-    v_locked := true;
-    perform pg_current_xact_id();
+  if p_exclusive then
+    perform pg_advisory_xact_lock(${sequencerLockKey});
+  else
+    perform pg_advisory_xact_lock_shared(${sequencerLockKey});
+  end if;
+  v_before := coalesce(pg_sequence_last_value('${q}.events_global_position_seq'::regclass), 0);
+  perform pg_current_xact_id();
+  if v_n = 1 then
+    v_positions := array[nextval('${q}.events_global_position_seq')];
+  else
     v_positions := array(select nextval('${q}.events_global_position_seq') from generate_series(1, v_n));
-    perform pg_advisory_unlock(${sequencerLockKey});
-    v_locked := false;
-  exception when others or query_canceled then
-    -- A session lock outlives the transaction: never leave it behind.
-    if v_locked then
-      perform pg_advisory_unlock(${sequencerLockKey});
-    end if;
-    raise;
-  end;
+  end if;
+  if not p_exclusive and (v_positions[1] <> v_before + 1 or v_positions[v_n] <> v_before + v_n) then
+    status := 'interleaved';
+    return;
+  end if;
 
   -- 5. Write.
   if v_current is null then

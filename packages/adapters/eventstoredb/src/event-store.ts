@@ -81,7 +81,7 @@ const DEFAULT_MAX_APPEND_SIZE = 1024 * 1024;
 const PAGE = 500;
 const MAX_ATTEMPTS = 20;
 
-/** Event ids the adapter has seen written, per client: the best it can do for cross-stream duplicates. */
+/** Event ids the adapter has written or read, with their stream, per client. */
 const rememberedByClient = new WeakMap<object, Map<string, string>>();
 
 /**
@@ -91,14 +91,14 @@ const rememberedByClient = new WeakMap<object, Map<string, string>>();
  * Where EventStoreDB promises less than the store contract, the adapter makes up the difference:
  * - Idempotent retry under every expected version. EventStoreDB recognises a repeated append only
  *   under an exact expected revision that is behind the stream (and, best effort, from a cache of
- *   recent ids). So before writing, the adapter reads the stream's latest events (see
- *   `idempotencyLookback`): if the batch's ids are already there, in order, it returns the original
- *   result; if some are there any other way, it throws `DuplicateEventIdError`. Then it writes with
- *   an exact expected revision (`'any'` and `'stream_exists'` become the revision it just read, and
- *   it reads again if another writer got in between), so a retry after a dropped connection is
- *   recognised by the server itself.
+ *   recent ids). So the adapter writes only with exact revisions (`'any'` and `'stream_exists'`
+ *   become the revision it just read), which makes a retry after a dropped connection recognisable
+ *   by the server; and whenever an append may be a retry (see `idempotencyLookback`) it reads the
+ *   stream's latest events first: if the batch's ids are there, in order, it returns the original
+ *   result; if some are there any other way, it throws `DuplicateEventIdError`.
  * - Unique ids across streams. EventStoreDB allows one id in many streams and has no index by id;
- *   the adapter remembers the ids it wrote (see `rememberedIds`) and refuses those in another stream.
+ *   the adapter remembers the ids it wrote or read (see `rememberedIds`) and refuses those in
+ *   another stream.
  * - A global log of Ordo events only. `$all` also holds system events (`$`-prefixed types and
  *   streams) and the checkpoint streams; readers never see them.
  *

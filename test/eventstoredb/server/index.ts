@@ -20,6 +20,7 @@ export { Database, TOMBSTONE_REVISION, metastreamOf, type StoredEvent } from './
 export { Faults, type DelayFault, type FaultedMethod } from './faults.js';
 export type { ProtocolSource } from './protocol.js';
 
+/** How to start a {@link startTestServer test server}. */
 export interface TestServerOptions extends DatabaseOptions {
   /** Port to listen on; 0 (the default) picks a free one. */
   port?: number;
@@ -34,6 +35,7 @@ export interface TestServerOptions extends DatabaseOptions {
   protocol?: ProtocolSource;
 }
 
+/** A running test server. */
 export interface TestServer {
   /** Connection string for the client, e.g. `esdb://127.0.0.1:41234?tls=false`. */
   url: string;

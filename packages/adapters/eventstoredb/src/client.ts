@@ -68,6 +68,7 @@ export interface LooseClient {
   dispose(): Promise<void>;
 }
 
+/** The client seen through {@link LooseClient}. */
 export function loose(client: EventStoreClient): LooseClient {
   return client as unknown as LooseClient;
 }

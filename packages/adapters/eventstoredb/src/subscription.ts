@@ -53,6 +53,7 @@ export interface SubscriptionSettings {
   resubscribeDelayMs: number;
 }
 
+/** The settings a subscription uses unless told otherwise. */
 export const DEFAULT_SUBSCRIPTION_SETTINGS: SubscriptionSettings = {
   idleProbeMs: 50,
   maxIdleProbeMs: 5000,
@@ -144,6 +145,7 @@ class HandlerFailed {
   constructor(readonly error: unknown) {}
 }
 
+/** Starts a catch-up-then-live subscription to `$all` (see the module comment). */
 export function subscribeToAll(context: SubscriptionContext, options: SubscribeOptions): Subscription {
   const { client, settings } = context;
   const abort = new AbortController();

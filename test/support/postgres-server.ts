@@ -3,8 +3,8 @@
  * into a temporary directory, `pg_ctl` on a free loopback port, stopped and removed afterwards.
  * When the tests run as root, the server runs as the `postgres` OS user (PostgreSQL refuses root).
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { appendFile, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -84,10 +84,16 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       ? run('runuser', ['-u', 'postgres', '--', join(bindir, program), ...args], { cwd: dir })
       : run(join(bindir, program), args, { cwd: dir });
 
+  const pgSync = (program: string, args: string[]) =>
+    asRoot
+      ? execFileSync('runuser', ['-u', 'postgres', '--', join(bindir, program), ...args], { cwd: dir, stdio: 'ignore' })
+      : execFileSync(join(bindir, program), args, { cwd: dir, stdio: 'ignore' });
+
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    removeExitHooks();
     try {
       await pg('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
     } catch {
@@ -95,6 +101,31 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     }
     await rm(dir, { recursive: true, force: true });
   };
+
+  // A run that ends without its teardown (interrupted, or a crash) must not leave a server behind.
+  const stopNow = () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      pgSync('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    } catch {
+      // not running
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopNow();
+    removeExitHooks();
+    // Let the signal do what it would have done without this hook.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  const removeExitHooks = () => {
+    process.off('exit', stopNow);
+    for (const signal of signals) process.off(signal, onSignal);
+  };
+  process.on('exit', stopNow);
+  for (const signal of signals) process.on(signal, onSignal);
 
   try {
     // --no-sync: nothing here needs to survive a crash of the machine.

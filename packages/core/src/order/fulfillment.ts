@@ -101,21 +101,29 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
   const submitting = new Map<string, PendingSubmission>();
   /** What the provider answered when it refused an order's latest submission: the timeout quotes it. */
   const refusals = new Map<string, { attempt: number; message: string }>();
-  /** This process's provider calls, by `orderId:attempt`; `waiting` until the provider answers. */
-  const calls = new Map<string, { waiting: boolean; done: Promise<void> }>();
+  /** A provider call of this process: `waiting` while the provider has it; `asked` resolves when it got it. */
+  interface Call {
+    waiting: boolean;
+    done: Promise<void>;
+    asked: Promise<void>;
+    askedProvider(): void;
+  }
+  /** This process's provider calls, by `orderId:attempt`. */
+  const calls = new Map<string, Call>();
   /** `null` while stopped; else the log position when `start()` ran: later submissions are called. */
   let liveAfter: bigint | null = null;
   /** Changes on every start and stop, so a call from before a stop writes nothing. */
   let generation = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
 
-  async function submit(orderId: string, attempt: number, call: { waiting: boolean }) {
+  async function submit(orderId: string, attempt: number, call: Call) {
     const started = generation;
     const order = await orders.getOrder(orderId);
     if (order.status !== 'submitting' || order.submissionAttempts !== attempt) return; // moved on already
     if (started !== generation) return;
     let requestId: string;
     call.waiting = true;
+    call.askedProvider();
     try {
       ({ requestId } = await provider.submit(order, { idempotencyKey: fulfillmentKey(orderId), attempt }));
     } catch (error) {
@@ -147,15 +155,21 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
     // answered or not: calling again under the same attempt would be a call no history explains.
     if (liveAfter === null || event.globalPosition <= liveAfter) return;
     const key = `${change.orderId}:${attempt}`;
-    const call = { waiting: false, done: Promise.resolve() };
+    let askedProvider = () => {};
+    const asked = new Promise<void>((resolve) => (askedProvider = resolve));
+    const call: Call = { waiting: false, done: Promise.resolve(), asked, askedProvider };
     call.done = submit(change.orderId, attempt, call)
       .catch(() => undefined)
       .finally(() => calls.delete(key));
     calls.set(key, call);
   }
 
-  /** Calls that are reading or writing, not waiting for the provider. */
-  const busy = () => [...calls.values()].filter((call) => !call.waiting).map((call) => call.done);
+  /**
+   * Calls that are reading or writing, not waiting for the provider: each resolves when the call
+   * is done or has handed the order to the provider, whichever comes first.
+   */
+  const busy = () =>
+    [...calls.values()].filter((call) => !call.waiting).map((call) => Promise.race([call.done, call.asked]));
 
   // The submitting set lives in memory, so the runner starts from the beginning of the log each
   // time: a restarted process rebuilds it and finds the stuck orders again.

@@ -1,7 +1,6 @@
-import { CheckpointConflictError, OrdoError, eventIdFor, type CheckpointStore } from '@ordo/core';
+import { CheckpointConflictError, OrdoError, eventIdFor, sleep, type CheckpointStore } from '@ordo/core';
 import {
   appendOptions,
-  delay,
   errorType,
   isTimeout,
   isTransient,
@@ -133,7 +132,7 @@ export class EventStoreDBCheckpointStore implements CheckpointStore {
         return await work();
       } catch (error) {
         if (isTransient(error) && attempt < this.retries) {
-          await delay(10 * 2 ** attempt);
+          await sleep(10 * 2 ** attempt);
           continue;
         }
         const message = error instanceof Error ? error.message : String(error);

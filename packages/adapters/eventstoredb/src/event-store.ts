@@ -20,12 +20,12 @@ import {
   type RecordedEvent,
   type SubscribeOptions,
   type Subscription,
+  sleep,
 } from '@ordo/core';
 import {
   appendOptions,
   clientPosition,
   commitPositionOf,
-  delay,
   errorType,
   isTimeout,
   isTransient,
@@ -175,7 +175,7 @@ export class EventStoreDBEventStore implements EventStore {
         if (errorType(error) !== 'wrong-expected-version') throw error;
         // Another writer got in first, or this is a retry the server did not recognise: look again.
         if (attempt >= MAX_ATTEMPTS) throw new WrongExpectedVersionError(stream, expected, currentOf(error));
-        if (attempt > 1) await delay(Math.random() * Math.min(100, 2 ** attempt));
+        if (attempt > 1) await sleep(Math.random() * Math.min(100, 2 ** attempt));
       }
     }
   }
@@ -196,7 +196,7 @@ export class EventStoreDBEventStore implements EventStore {
         }
         // The same exact revision again: if the first try was written, the server recognises it.
         if (isTransient(error) && attempt < this.retries) {
-          await delay(10 * 2 ** attempt);
+          await sleep(10 * 2 ** attempt);
           continue;
         }
         throw this.toError(error, stream);
@@ -285,7 +285,7 @@ export class EventStoreDBEventStore implements EventStore {
         const type = errorType(error);
         if (type === 'stream-not-found') return null;
         if (isTransient(error) && attempt < this.retries) {
-          await delay(10 * 2 ** attempt);
+          await sleep(10 * 2 ** attempt);
           continue;
         }
         throw this.toError(error, stream);
@@ -427,7 +427,7 @@ export class EventStoreDBEventStore implements EventStore {
         return await work();
       } catch (error) {
         if (isTransient(error) && attempt < this.retries) {
-          await delay(10 * 2 ** attempt);
+          await sleep(10 * 2 ** attempt);
           continue;
         }
         throw this.toError(error);

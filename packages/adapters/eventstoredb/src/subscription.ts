@@ -12,11 +12,10 @@
  *   when the server says the subscription turned live (servers since 23.10), when the subscription
  *   has been quiet for a while (older servers), and whenever the delivered events run out.
  */
-import { matchesFilter, START, type LogFilter, type RecordedEvent, type SubscribeOptions, type Subscription } from '@ordo/core';
+import { matchesFilter, sleep, START, type LogFilter, type RecordedEvent, type SubscribeOptions, type Subscription } from '@ordo/core';
 import {
   clientPosition,
   commitPositionOf,
-  delay,
   escapeRegex,
   isTransient,
   toRecordedEvent,
@@ -274,7 +273,7 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
         if (!isTransient(error)) throw context.toError(error);
         failures = covered > before ? 1 : failures + 1;
         if (failures > settings.maxResubscribes) throw context.toError(error);
-        await delay(Math.min(2000, settings.resubscribeDelayMs * 2 ** (failures - 1)), abort.signal);
+        await sleep(Math.min(2000, settings.resubscribeDelayMs * 2 ** (failures - 1)), abort.signal);
       }
     }
   })().then(

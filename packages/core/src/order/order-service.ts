@@ -200,8 +200,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       run(orderId, { type: 'RecordProviderRequest', providerRequestId }, opts),
     markProcessing: (orderId, opts) => run(orderId, { type: 'MarkProcessing' }, opts),
     completeFulfillment: (orderId, opts) => run(orderId, { type: 'CompleteFulfillment' }, opts),
-    failFulfillment: (orderId, { attempt, ...opts }) =>
-      run(orderId, { type: 'FailFulfillment', ...(attempt !== undefined && { attempt }) }, opts),
+    failFulfillment: (orderId, opts) =>
+      run(orderId, { type: 'FailFulfillment', ...(opts?.attempt !== undefined && { attempt: opts.attempt }) }, opts),
     retrySubmission: (orderId, { attempt, retryReason, ...opts }) =>
       run(orderId, { type: 'RetrySubmission', attempt, ...(retryReason !== undefined && { retryReason }) }, opts),
     assignNumber: (orderId, assignment, opts) => run(orderId, { type: 'AssignOrderNumber', ...assignment }, opts),

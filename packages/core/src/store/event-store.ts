@@ -58,7 +58,11 @@ export interface SubscribeOptions {
    * promise. If it throws, the subscription stops and `onError` is called.
    */
   onEvent(event: RecordedEvent): void | Promise<void>;
-  /** Called each time delivery has reached the head of the log (after catch-up, then whenever idle). */
+  /**
+   * Called each time delivery has reached the head of the log (after catch-up, then whenever idle).
+   * `position` means: every event up to here was delivered or did not match the filter. Runners
+   * store it as a checkpoint, so a store that filters elsewhere (on a server) must be sure of it.
+   */
   onCaughtUp?(position: bigint): void;
   /** The subscription stopped because of this error. */
   onError?(error: unknown): void;
@@ -87,7 +91,9 @@ export interface EventStore {
    * and returns the original result, whatever the expected version.
    * @throws WrongExpectedVersionError when the stream does not match; nothing is written.
    * @throws ValidationError for a bad stream name, event type, id or payload; nothing is written.
-   * @throws DuplicateEventIdError when an id is already stored elsewhere; nothing is written.
+   * @throws DuplicateEventIdError when an id is already stored elsewhere; nothing is written. (Within
+   *   a stream every store guarantees this; across streams it needs an index by event id, which
+   *   PostgreSQL and the in-memory store have and EventStoreDB does not: see its adapter's README.)
    */
   appendToStream(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult>;
 

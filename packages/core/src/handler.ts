@@ -80,6 +80,11 @@ export function eventIdFor(stream: string, commandId: string, index: number): st
  * Creates a command handler. On `WrongExpectedVersionError` it reads only the events it missed,
  * folds them onto the state it had, and decides again, with jittered backoff, up to
  * `retry.maxAttempts`; then the error escapes with `attempts` set.
+ *
+ * Commands for one stream that arrive while another is being handled by this handler wait in a
+ * queue and are then decided together, one after the other on the evolving state, and appended in
+ * one batch: writers in one process never race each other for the same stream, so contention costs
+ * round trips only between processes. Each command still gets its own result or its own error.
  */
 export function createCommandHandler<Command, Event extends EventOf, State>(
   options: CommandHandlerOptions<Command, Event, State>,
@@ -88,28 +93,170 @@ export function createCommandHandler<Command, Event extends EventOf, State>(
   const retry = { ...DEFAULT_RETRY, ...options.retry };
   const random = options.random ?? Math.random;
   type Stored = RecordedEvent<Event['type'], Event['data']>;
+  type Result = CommandResult<Event, State>;
 
-  async function readFrom(stream: string, state: State, version: bigint | null, history: Stored[]) {
-    const fromVersion = version === null ? 0n : version + 1n;
+  interface Pending {
+    command: Command;
+    context: CommandContext;
+    metadata: EventMetadata;
+    resolve(result: Result): void;
+    reject(error: unknown): void;
+  }
+
+  /** What this handler knows of a stream while commands for it are queued. */
+  interface Loaded {
+    state: State;
+    version: bigint | null;
+    /** Events of each command id seen in the stream: how a retried command is recognised. */
+    byCommand: Map<string, Stored[]>;
+  }
+
+  const queues = new Map<string, Pending[]>();
+
+  async function readFrom(stream: string, loaded: Loaded, history?: Stored[]) {
+    const fromVersion = loaded.version === null ? 0n : loaded.version + 1n;
     const read = await store.readStream(stream, { fromVersion });
-    let next = state;
     for (const event of read.events as Stored[]) {
-      next = decider.evolve(next, event as unknown as Event);
-      history.push(event);
+      loaded.state = decider.evolve(loaded.state, event as unknown as Event);
+      const commandId = event.metadata.commandId;
+      if (typeof commandId === 'string') loaded.byCommand.set(commandId, [...(loaded.byCommand.get(commandId) ?? []), event]);
+      history?.push(event);
     }
-    return { state: next, version: read.version };
+    loaded.version = read.version;
+  }
+
+  /** Handles the queue of `stream` until it is empty, a batch at a time. */
+  async function drain(stream: string) {
+    const loaded: Loaded = { state: decider.initialState, version: null, byCommand: new Map() };
+    try {
+      await readFrom(stream, loaded);
+      for (let queue = queues.get(stream)!; queue.length > 0; ) {
+        const batch = queue.splice(0, 100);
+        await handleBatch(stream, loaded, batch).catch((error: unknown) => batch.forEach((p) => p.reject(error)));
+      }
+    } catch (error) {
+      for (const pending of queues.get(stream) ?? []) pending.reject(error);
+    } finally {
+      queues.delete(stream);
+    }
+  }
+
+  async function handleBatch(stream: string, loaded: Loaded, batch: Pending[]) {
+    for (let attempt = 1; ; attempt++) {
+      let state = loaded.state;
+      const events: NewEvent[] = [];
+      const outcomes: (() => void)[] = [];
+      /** Command ids decided in this batch, so a repeat within the batch is recognised too. */
+      const decidedHere = new Map<string, Event[]>();
+      for (const pending of batch) {
+        const { commandId } = pending.context;
+        const stored = loaded.byCommand.get(commandId);
+        const repeated = decidedHere.get(commandId);
+        if (stored || repeated) {
+          // Already applied (before, or earlier in this batch): answer with the first result.
+          const already = stored ? stored.map((e) => ({ type: e.type, data: e.data }) as Event) : repeated!;
+          const at = state;
+          outcomes.push(() => {
+            const position = stored ? stored[stored.length - 1]!.globalPosition : appendedPosition;
+            pending.resolve(result(stream, already, position, at, loaded.version, false, true, attempt));
+          });
+          continue;
+        }
+        let decided: readonly Event[];
+        try {
+          decided = decider.decide(pending.command, state);
+        } catch (error) {
+          outcomes.push(() => pending.reject(error));
+          continue;
+        }
+        if (decided.length === 0) {
+          const at = state;
+          outcomes.push(() => pending.resolve(result(stream, [], null, at, loaded.version, true, false, attempt)));
+          continue;
+        }
+        decided.forEach((event, i) => {
+          events.push({ id: eventIdFor(stream, commandId, i), type: event.type, data: event.data, metadata: pending.metadata });
+          state = decider.evolve(state, event);
+        });
+        decidedHere.set(commandId, [...decided]);
+        const after = state;
+        const end = events.length;
+        outcomes.push(() => {
+          // Versions and positions are known once the batch is stored (see below).
+          pending.resolve(result(stream, [...decided], appendedPosition, after, versionAt(end), false, false, attempt));
+        });
+      }
+      if (events.length === 0) {
+        outcomes.forEach((settle) => settle());
+        return;
+      }
+
+      let appendedPosition: bigint | null = null;
+      let firstVersion = 0n;
+      const versionAt = (end: number) => firstVersion + BigInt(end - 1);
+      try {
+        const appended = await store.appendToStream(stream, events, {
+          expectedVersion: loaded.version === null ? 'no_stream' : loaded.version,
+        });
+        appendedPosition = appended.lastGlobalPosition;
+        firstVersion = appended.nextExpectedVersion - BigInt(events.length - 1);
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError)) {
+          // One command's events may be what the store refused: then each command goes alone.
+          if (batch.length > 1) {
+            for (const pending of batch) {
+              await handleBatch(stream, loaded, [pending]).catch((e: unknown) => pending.reject(e));
+            }
+            return;
+          }
+          throw error;
+        }
+        if (attempt >= retry.maxAttempts) {
+          throw new WrongExpectedVersionError(error.stream, error.expected, error.actual, attempt);
+        }
+        const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
+        await sleep(random() * ceiling);
+        await readFrom(stream, loaded);
+        continue;
+      }
+      // Stored: fold the batch into what this handler knows, then answer every command.
+      loaded.state = state;
+      loaded.version = versionAt(events.length);
+      for (const [commandId, decided] of decidedHere) {
+        loaded.byCommand.set(
+          commandId,
+          decided.map((e) => ({ ...e, metadata: { commandId }, globalPosition: appendedPosition! }) as unknown as Stored),
+        );
+      }
+      outcomes.forEach((settle) => settle());
+      return;
+    }
+  }
+
+  function result(
+    stream: string,
+    events: Event[],
+    position: bigint | null,
+    state: State,
+    version: bigint | null,
+    noop: boolean,
+    duplicate: boolean,
+    attempts: number,
+  ): Result {
+    return { stream, events, position, state, version, noop, duplicate, attempts };
   }
 
   return {
     async load(stream) {
       const events: Stored[] = [];
-      const { state, version } = await readFrom(stream, decider.initialState, null, events);
-      return { state, version, events };
+      const loaded: Loaded = { state: decider.initialState, version: null, byCommand: new Map() };
+      await readFrom(stream, loaded, events);
+      return { state: loaded.state, version: loaded.version, events };
     },
 
-    async handle(stream, command, context) {
+    handle(stream, command, context) {
       if (!context || typeof context.commandId !== 'string' || context.commandId.length === 0) {
-        throw new TypeError('handle() needs a context with a non-empty commandId');
+        return Promise.reject(new TypeError('handle() needs a context with a non-empty commandId'));
       }
       const metadata: EventMetadata = {
         ...context.metadata,
@@ -119,58 +266,16 @@ export function createCommandHandler<Command, Event extends EventOf, State>(
         ...(context.causationId !== undefined && { causationId: context.causationId }),
         occurredAt: (context.occurredAt ?? new Date()).toISOString(),
       };
-      const history: Stored[] = [];
-      let { state, version } = await readFrom(stream, decider.initialState, null, history);
-
-      for (let attempt = 1; ; attempt++) {
-        const already = history.filter((event) => event.metadata.commandId === context.commandId);
-        if (already.length > 0) {
-          return {
-            stream,
-            events: already.map((event) => ({ type: event.type, data: event.data }) as Event),
-            position: already[already.length - 1]!.globalPosition,
-            state,
-            version,
-            noop: false,
-            duplicate: true,
-            attempts: attempt,
-          };
+      return new Promise<Result>((resolve, reject) => {
+        const queue = queues.get(stream);
+        const pending: Pending = { command, context, metadata, resolve, reject };
+        if (queue) {
+          queue.push(pending);
+          return;
         }
-        const decided = decider.decide(command, state);
-        if (decided.length === 0) {
-          return { stream, events: [], position: null, state, version, noop: true, duplicate: false, attempts: attempt };
-        }
-        const events: NewEvent[] = decided.map((event, i) => ({
-          id: eventIdFor(stream, context.commandId, i),
-          type: event.type,
-          data: event.data,
-          metadata,
-        }));
-        try {
-          const result = await store.appendToStream(stream, events, {
-            expectedVersion: version === null ? 'no_stream' : version,
-          });
-          for (const event of decided) state = decider.evolve(state, event);
-          return {
-            stream,
-            events: [...decided],
-            position: result.lastGlobalPosition,
-            state,
-            version: result.nextExpectedVersion,
-            noop: false,
-            duplicate: false,
-            attempts: attempt,
-          };
-        } catch (error) {
-          if (!(error instanceof WrongExpectedVersionError)) throw error;
-          if (attempt >= retry.maxAttempts) {
-            throw new WrongExpectedVersionError(error.stream, error.expected, error.actual, attempt);
-          }
-          const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
-          await sleep(random() * ceiling);
-          ({ state, version } = await readFrom(stream, state, version, history));
-        }
-      }
+        queues.set(stream, [pending]);
+        void drain(stream);
+      });
     },
   };
 }

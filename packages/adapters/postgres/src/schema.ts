@@ -240,6 +240,39 @@ end
 $fn$;
 `,
   },
+  {
+    version: 2,
+    name: 'read models: order_numbers, notification_outbox',
+    sql: ({ q }) => `
+-- Kept by projections (read-models.ts), each row written in the transaction that moves the
+-- projection's checkpoint. position: the global position of the last event applied to the row.
+create table ${q}.order_numbers (
+  number text primary key,
+  order_id uuid not null unique,
+  day char(8) not null,
+  prefix text not null,
+  position bigint not null
+);
+
+create table ${q}.notification_outbox (
+  dedupe_key text primary key,
+  order_id uuid not null,
+  channel text not null,
+  template text not null,
+  recipient text not null,
+  status text not null
+    check (status in ('requested', 'attempting', 'sent', 'failed', 'dead_lettered')),
+  attempts int not null check (attempts >= 0),
+  last_error text,
+  requested_at timestamptz not null,
+  updated_at timestamptz not null,
+  position bigint not null
+);
+
+create index notification_outbox_status_idx on ${q}.notification_outbox (status, position);
+create index notification_outbox_order_id_idx on ${q}.notification_outbox (order_id);
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -1,0 +1,290 @@
+/** Turns the measurements of one run into markdown: per-scenario tables, Ordo's ratios, the targets. */
+import type { Measurement, ScenarioId } from './scenarios.js';
+import { STORE_LABELS, type StoreName } from './stores/types.js';
+import type { Step } from './worker.js';
+
+export interface StepResult {
+  scenario: ScenarioId;
+  step: Step;
+  store: StoreName;
+  measurement?: Measurement;
+  error?: string;
+}
+
+export interface RunInfo {
+  date: string;
+  mode: 'full' | 'quick';
+  command: string;
+  machine: string;
+  node: string;
+  postgres: string;
+  settings: Record<string, string>;
+  wallSeconds: number;
+  /** 1-minute load average before and after: other work on the machine skews the figures. */
+  load: string;
+  /** Git commit of the code measured. */
+  revision: string;
+}
+
+export const SCENARIO_TITLES: Record<Step, string> = {
+  '1a': '1a. Single-event appends to new streams, 1 writer',
+  '1b': '1b. Single-event appends to new streams, 16 concurrent writers',
+  '2': '2. 100-event batch appends, 1 writer',
+  '3': '3. 16 writers on one stream, read-decide-append commands with retry',
+  '4': '4. readStream of one long stream',
+  '5-populate': '5a. Writing the log for the catch-up: 16 concurrent writers, 10-event appends',
+  '5-catch-up': '5b. A projection catching up over the whole log',
+  '6': '6. Concurrent checkouts until every order has its number (Ordo only)',
+};
+
+const fmt = (n: number | undefined, digits = 0): string => {
+  if (n === undefined || Number.isNaN(n)) return '–';
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+};
+const ms = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–' : n < 10 ? fmt(n, 2) : n < 100 ? fmt(n, 1) : fmt(n, 0));
+const cpuUs = (n: number | undefined) => (n === undefined ? '–' : fmt(n, n < 100 ? 1 : 0));
+const us = (n: number | undefined) => (n === undefined ? '–' : `${cpuUs(n)} µs`);
+const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${fmt(a / b, 2)}×` : '–');
+
+function label(result: StepResult): string {
+  if (result.step === '5-catch-up') {
+    return {
+      minimal: 'minimal: pages by position (safe only after writers stop)',
+      ordo: 'Ordo: projection runner, PostgresCheckpointStore',
+      emmett: 'emmett: consumer with a reactor',
+    }[result.store];
+  }
+  return STORE_LABELS[result.store];
+}
+
+function ordoOf(results: StepResult[], step: Step): StepResult | undefined {
+  return results.find((r) => r.step === step && r.store === 'ordo');
+}
+function storeOf(results: StepResult[], step: Step, store: StoreName): StepResult | undefined {
+  return results.find((r) => r.step === step && r.store === store);
+}
+
+const EXTRA_COLUMNS: Partial<Record<Step, [key: string, title: string, digits: number][]>> = {
+  '3': [
+    ['conflictsPerSuccess', 'conflicts per success', 2],
+    ['worstRetries', 'worst retries', 0],
+    ['errors', 'errors', 0],
+    ['lostOrRepeated', 'lost or repeated updates', 0],
+  ],
+  '4': [['wrongLength', 'short reads', 0]],
+  '5-catch-up': [
+    ['missed', 'missed', 0],
+    ['deliveredTwice', 'delivered twice', 0],
+    ['rssAtTenthMB', 'RSS at 10% (MB)', 0],
+    ['peakRssMB', 'peak RSS (MB)', 0],
+    ['heapRetainedMB', 'heap kept after GC (MB)', 1],
+  ],
+  '6': [
+    ['placeP50', 'placeOrder p50 ms', 0],
+    ['placeP99', 'placeOrder p99 ms', 0],
+    ['errors', 'errors', 0],
+    ['gapsOrRepeats', 'number gaps or repeats', 0],
+  ],
+};
+
+function perWhat(unit: string): string {
+  return unit === 'commands/s' ? 'command' : unit === 'orders/s' ? 'order' : 'event';
+}
+
+function cpuOf(m: Measurement | undefined): number | undefined {
+  if (!m || typeof m.extra.clientCpuUs !== 'number' || typeof m.extra.serverCpuUs !== 'number') return undefined;
+  return m.extra.clientCpuUs + m.extra.serverCpuUs;
+}
+
+function stepTable(results: StepResult[], step: Step): string {
+  const rows = results.filter((r) => r.step === step);
+  if (rows.length === 0) return '';
+  const unit = rows.find((r) => r.measurement)?.measurement?.unit ?? 'events/s';
+  const extras = EXTRA_COLUMNS[step] ?? [];
+  const latency = step !== '5-catch-up';
+  const ordo = ordoOf(results, step)?.measurement;
+  const header = [
+    'store',
+    unit,
+    ...(latency ? ['p50 ms', 'p99 ms'] : []),
+    ...extras.map(([, title]) => title),
+    `client CPU µs per ${perWhat(unit)}`,
+    `server CPU µs per ${perWhat(unit)}`,
+    ...(step === '6' ? [] : ['Ordo ÷ this']),
+    'measured',
+  ];
+  const lines = [`| ${header.join(' | ')} |`, `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
+  for (const r of rows) {
+    const m = r.measurement;
+    if (!m) {
+      lines.push(`| ${label(r)} | failed: ${(r.error ?? '').split('\n')[0]!.slice(0, 160).replace(/\|/g, '/')} |`);
+      continue;
+    }
+    const isOrdoHeadline = r.store === 'ordo';
+    lines.push(
+      `| ${[
+        label(r),
+        fmt(m.rate),
+        ...(latency ? [ms(m.p50), ms(m.p99)] : []),
+        ...extras.map(([key, , digits]) => (typeof m.extra[key] === 'number' ? fmt(m.extra[key] as number, digits) : String(m.extra[key] ?? '–'))),
+        cpuUs(m.extra.clientCpuUs as number | undefined),
+        cpuUs(m.extra.serverCpuUs as number | undefined),
+        ...(step === '6' ? [] : [isOrdoHeadline ? '–' : ratio(ordo?.rate, m.rate)]),
+        `${fmt(m.count)} in ${fmt(m.seconds, 1)} s`,
+      ].join(' | ')} |`,
+    );
+  }
+  const errors = rows
+    .map((r) => (r.measurement?.extra.firstError ? `- ${label(r)}, first error: \`${r.measurement.extra.firstError}\`` : ''))
+    .filter(Boolean);
+  return [`### ${SCENARIO_TITLES[step]}`, '', ...lines, ...(errors.length ? ['', ...errors] : []), ''].join('\n');
+}
+
+/** Heap a catch-up may keep after a full collection and still count as not growing with the log. */
+const RETAINED_LIMIT_MB = 8;
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+export function checkTargets(results: StepResult[]): TargetCheck[] {
+  const m = (step: Step, store: StoreName) => (store === 'ordo' ? ordoOf(results, step) : storeOf(results, step, store))?.measurement;
+  const checks: TargetCheck[] = [];
+  const o1 = m('1b', 'ordo');
+  const min1 = m('1b', 'minimal');
+  const e1 = m('1b', 'emmett');
+  if (o1 && min1 && e1) {
+    checks.push({
+      target: '16 writers: ≥ 80% of the minimal store and ≥ 3× the peer',
+      measured: `${fmt(o1.rate)} events/s = ${fmt((100 * o1.rate) / min1.rate)}% of minimal, ${fmt(o1.rate / e1.rate, 2)}× the peer`,
+      met: o1.rate >= 0.8 * min1.rate && o1.rate >= 3 * e1.rate,
+    });
+  }
+  const o2 = m('2', 'ordo');
+  if (o2) checks.push({ target: '100-event batches: ≥ 60,000 events/s', measured: `${fmt(o2.rate)} events/s`, met: o2.rate >= 60_000 });
+  const o3 = m('3', 'ordo');
+  const e3 = m('3', 'emmett');
+  if (o3 && e3) {
+    const errors = Number(o3.extra.errors ?? 0);
+    checks.push({
+      target: 'one contended stream: ≥ 1.3× the peer’s successful commands/s, zero errors',
+      measured: `${fmt(o3.rate)} commands/s = ${fmt(o3.rate / e3.rate, 2)}× the peer, ${errors} errors`,
+      met: o3.rate >= 1.3 * e3.rate && errors === 0 && Number(o3.extra.lostOrRepeated ?? 0) === 0,
+    });
+  }
+  const o4 = m('4', 'ordo');
+  const e4 = m('4', 'emmett');
+  if (o4 && e4) {
+    checks.push({
+      target: 'reads: ≥ 2.5× the peer',
+      measured: `${fmt(o4.rate)} events/s = ${fmt(o4.rate / e4.rate, 2)}× the peer`,
+      met: o4.rate >= 2.5 * e4.rate,
+    });
+  }
+  const o5 = m('5-catch-up', 'ordo');
+  if (o5) {
+    const missed = Number(o5.extra.missed);
+    const twice = Number(o5.extra.deliveredTwice);
+    const tenth = Number(o5.extra.rssAtTenthMB);
+    const peak = Number(o5.extra.peakRssMB);
+    const kept = o5.extra.heapRetainedMB;
+    checks.push({
+      target:
+        'catch-up: ≥ 100,000 events/s, nothing missed or doubled, memory not growing with the log ' +
+        `(heap kept after a full GC < ${RETAINED_LIMIT_MB} MB for the whole log)`,
+      measured:
+        `${fmt(o5.rate)} events/s, ${fmt(missed)} missed, ${fmt(twice)} twice; ` +
+        `RSS ${tenth} MB at 10% of the log, peak ${peak} MB; heap kept after GC ${kept ?? '–'} MB`,
+      met: o5.rate >= 100_000 && missed === 0 && twice === 0 && typeof kept === 'number' && kept < RETAINED_LIMIT_MB,
+    });
+  }
+  const o6 = m('6', 'ordo');
+  if (o6) {
+    checks.push({
+      target: 'checkouts: p99 < 250 ms until the order has its number',
+      measured: `p50 ${ms(o6.p50)} ms, p99 ${ms(o6.p99)} ms, ${o6.extra.errors} errors, ${o6.extra.gapsOrRepeats} gaps or repeats`,
+      met: (o6.p99 ?? Infinity) < 250 && Number(o6.extra.errors) === 0 && Number(o6.extra.gapsOrRepeats) === 0,
+    });
+  }
+  return checks;
+}
+
+function ratioTable(results: StepResult[]): string {
+  const steps: Step[] = ['1a', '1b', '2', '3', '4', '5-populate', '5-catch-up'];
+  const lines = [
+    '| scenario | unit | Ordo | minimal | peer | Ordo ÷ minimal | Ordo ÷ peer |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const step of steps) {
+    const o = ordoOf(results, step)?.measurement;
+    const min = storeOf(results, step, 'minimal')?.measurement;
+    const e = storeOf(results, step, 'emmett')?.measurement;
+    if (!o && !min && !e) continue;
+    const unit = (o ?? min ?? e)!.unit;
+    lines.push(
+      `| ${SCENARIO_TITLES[step].split(' ')[0]} | ${unit} | ${fmt(o?.rate)} | ${fmt(min?.rate)} | ${fmt(e?.rate)} | ${ratio(o?.rate, min?.rate)} | ${ratio(o?.rate, e?.rate)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function cpuTable(results: StepResult[]): string {
+  const steps: Step[] = ['1a', '1b', '2', '3', '4', '5-populate', '5-catch-up', '6'];
+  const lines = [
+    '| scenario | CPU per | Ordo | minimal | peer | Ordo ÷ minimal | Ordo ÷ peer |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const step of steps) {
+    const o = cpuOf(ordoOf(results, step)?.measurement);
+    const min = cpuOf(storeOf(results, step, 'minimal')?.measurement);
+    const e = cpuOf(storeOf(results, step, 'emmett')?.measurement);
+    if (o === undefined && min === undefined && e === undefined) continue;
+    const unit = (ordoOf(results, step) ?? storeOf(results, step, 'minimal') ?? storeOf(results, step, 'emmett'))!.measurement!.unit;
+    lines.push(
+      `| ${SCENARIO_TITLES[step].split(' ')[0]} | ${perWhat(unit)} | ${us(o)} | ${us(min)} | ${us(e)} | ${ratio(o, min)} | ${ratio(o, e)} |`,
+    );
+  }
+  return lines.length > 2 ? lines.join('\n') : '_Server CPU is measured only on a server the bench starts itself._';
+}
+
+export function renderMarkdown(info: RunInfo, results: StepResult[]): string {
+  const order: Step[] = ['1a', '1b', '2', '3', '4', '5-populate', '5-catch-up', '6'];
+  const targets = checkTargets(results);
+  const settings = Object.entries(info.settings)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+  return [
+    `# Ordo benchmark results (${info.mode} run)`,
+    '',
+    `- date: ${info.date}`,
+    `- command: \`${info.command}\` at commit ${info.revision}`,
+    `- machine: ${info.machine}`,
+    `- Node ${info.node}; ${info.postgres}`,
+    `- server settings: ${settings}`,
+    `- wall time: ${fmt(info.wallSeconds)} s; 1-minute load average ${info.load}`,
+    '',
+    '## Ordo against the other stores (throughput)',
+    '',
+    ratioTable(results),
+    '',
+    '## CPU per operation (client + server)',
+    '',
+    'What each store costs in CPU time, this Node process plus the PostgreSQL server, per event (per',
+    'command, per order). It changes little when other work shares the machine, unlike throughput.',
+    '',
+    cpuTable(results),
+    '',
+    '## Targets',
+    '',
+    ...(info.mode === 'quick' ? ['_A quick run: sizes are small, so these verdicts are only indicative._', ''] : []),
+    '| target | measured | met |',
+    '| --- | --- | :---: |',
+    ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met === undefined ? '–' : t.met ? 'yes' : '**no**'} |`),
+    '',
+    '## Scenarios',
+    '',
+    ...order.map((step) => stepTable(results, step)).filter(Boolean),
+  ].join('\n');
+}

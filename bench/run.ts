@@ -1,0 +1,208 @@
+/**
+ * `pnpm bench` — every scenario, in one run, against the minimal store, Ordo and the peer library.
+ *
+ *   pnpm bench                    the full run (4–7 minutes on 2 cores, depending on load)
+ *   pnpm bench --quick            small sizes: a smoke run
+ *   pnpm bench --only 3           one scenario (or several: --only 1,4)
+ *   pnpm bench --stores ordo      some stores only (minimal, ordo, emmett)
+ *   pnpm bench --out results      where the markdown and JSON results go (default bench/results)
+ *
+ * A PostgreSQL server is started from the binaries on the machine with its default settings
+ * (fsync on), unless DATABASE_URL names one (its user needs CREATEDB). Each scenario runs
+ * against each store in a child process of its own, on a database created for it and dropped
+ * afterwards.
+ */
+import { execFileSync, fork } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { createDatabase, dropDatabase, startBenchServer } from './postgres.js';
+import { renderMarkdown, SCENARIO_TITLES, type RunInfo, type StepResult } from './report.js';
+import { FULL, QUICK, type Measurement, type ScenarioId, type Sizes } from './scenarios.js';
+import type { StoreName } from './stores/types.js';
+import type { Step, WorkerReply, WorkerTask } from './worker.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const ALL_SCENARIOS: ScenarioId[] = ['1a', '1b', '2', '3', '4', '5', '6'];
+const ALL_STORES: StoreName[] = ['minimal', 'ordo', 'emmett'];
+const CHILD_TIMEOUT_MS = 15 * 60_000;
+
+const USAGE = 'usage: pnpm bench [--quick] [--only 1,1a,1b,2,3,4,5,6] [--stores minimal,ordo,emmett] [--out DIR]';
+
+function parseArgs(argv: string[]) {
+  let quick = false;
+  let scenarios = ALL_SCENARIOS;
+  let stores = ALL_STORES;
+  let out = join(here, 'results');
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (arg === '--') continue;
+    else if (arg === '--quick') quick = true;
+    else if (arg === '--only') {
+      const wanted = value().split(',').map((s) => s.trim());
+      const chosen = new Set<ScenarioId>();
+      for (const w of wanted) {
+        const matches = ALL_SCENARIOS.filter((s) => s === w || s.startsWith(w));
+        if (matches.length === 0) throw new Error(`unknown scenario "${w}"\n${USAGE}`);
+        matches.forEach((m) => chosen.add(m));
+      }
+      scenarios = ALL_SCENARIOS.filter((s) => chosen.has(s));
+    } else if (arg === '--stores') {
+      const wanted = value().split(',').map((s) => s.trim());
+      for (const w of wanted) if (!ALL_STORES.includes(w as StoreName)) throw new Error(`unknown store "${w}"\n${USAGE}`);
+      stores = ALL_STORES.filter((s) => wanted.includes(s));
+    } else if (arg === '--out') out = resolve(process.cwd(), value());
+    else if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown argument "${arg}"\n${USAGE}`);
+  }
+  return { quick, scenarios, stores, out };
+}
+
+/** Runs one step in a child process (the parent's loader flags are inherited, so it runs TypeScript). */
+function runChild(task: WorkerTask): Promise<WorkerReply> {
+  return new Promise((resolvePromise) => {
+    const child = fork(join(here, 'worker.ts'), [JSON.stringify(task)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // The catch-up measures what stays on the heap after a full collection.
+      execArgv: [...process.execArgv, '--expose-gc'],
+    });
+    let reply: WorkerReply | undefined;
+    const timer = setTimeout(() => {
+      reply ??= { ok: false, error: `timed out after ${CHILD_TIMEOUT_MS / 60_000} minutes` };
+      child.kill('SIGKILL');
+    }, CHILD_TIMEOUT_MS);
+    child.on('message', (message) => {
+      reply = message as WorkerReply;
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise(reply ?? { ok: false, error: `worker exited (${signal ?? code}) without a result` });
+    });
+  });
+}
+
+async function checkpoint(adminUrl: string) {
+  // Flush what the previous step left dirty, so that it does not slow the next one down.
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query('CHECKPOINT');
+  } catch {
+    // needs superuser (or pg_checkpoint) on a server of yours: skip
+  } finally {
+    await client.end();
+  }
+}
+
+function describe(m: Measurement): string {
+  const f = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: n < 10 ? 2 : 0 });
+  const latency = m.p50 !== undefined ? `, p50 ${f(m.p50)} ms, p99 ${f(m.p99!)} ms` : '';
+  const extra = Object.entries(m.extra)
+    .map(([k, v]) => `${k} ${typeof v === 'number' ? f(v) : v}`)
+    .join(', ');
+  return `${f(m.rate)} ${m.unit}${latency} (${f(m.count)} in ${m.seconds.toFixed(1)} s)${extra ? `; ${extra}` : ''}`;
+}
+
+/** The commit measured, and whether the library's sources differ from it. */
+function revision(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: here, encoding: 'utf8' }).trim();
+    const head = git('rev-parse', '--short', 'HEAD');
+    const dirty = git('status', '--porcelain', '--', '../packages').length > 0;
+    return dirty ? `${head} with uncommitted changes in packages/` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const sizes: Sizes = args.quick ? QUICK : FULL;
+  const started = performance.now();
+  const loadBefore = loadavg()[0]!;
+  const server = await startBenchServer();
+  const results: StepResult[] = [];
+  const serverPid = server.postmasterPid;
+  console.log(`PostgreSQL: ${server.version.split(',')[0]} (${server.own ? 'started for this run' : 'DATABASE_URL'})`);
+  console.log(`settings: ${Object.entries(server.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  if (loadBefore > 0.5) console.log(`note: 1-minute load average ${loadBefore.toFixed(2)} before the run; other work on the machine skews the figures`);
+  console.log(`${args.quick ? 'quick' : 'full'} run: scenarios ${args.scenarios.join(', ')}; stores ${args.stores.join(', ')}\n`);
+
+  const record = (result: StepResult, reply: WorkerReply) => {
+    if (reply.ok) result.measurement = reply.measurement;
+    else result.error = reply.error;
+    results.push(result);
+    const name = result.step === '5-populate' ? `${result.store} (writing)` : result.store;
+    console.log(`  ${name.padEnd(24)} ${reply.ok ? describe(reply.measurement) : `FAILED: ${reply.error}`}`);
+  };
+
+  try {
+    for (const scenario of args.scenarios) {
+      const stores = scenario === '6' ? args.stores.filter((s) => s === 'ordo') : args.stores;
+      const steps: Step[] = scenario === '5' ? ['5-populate', '5-catch-up'] : [scenario];
+      for (const step of steps) console.log(SCENARIO_TITLES[step]);
+      for (const store of stores) {
+        const db = `bench_${scenario}_${store}`;
+        const url = await createDatabase(server.adminUrl, db);
+        try {
+          if (scenario === '5') {
+            await checkpoint(server.adminUrl);
+            const populate = await runChild({ step: '5-populate', store, url, sizes, serverPid });
+            record({ scenario, step: '5-populate', store }, populate);
+            if (!populate.ok) continue;
+            await checkpoint(server.adminUrl);
+            const task: WorkerTask = { step: '5-catch-up', store, url, sizes, serverPid };
+            record({ scenario, step: '5-catch-up', store }, await runChild(task));
+          } else {
+            await checkpoint(server.adminUrl);
+            record({ scenario, step: scenario as Step, store }, await runChild({ step: scenario as Step, store, url, sizes, serverPid }));
+          }
+        } finally {
+          await dropDatabase(server.adminUrl, db).catch(() => undefined);
+        }
+      }
+      console.log('');
+    }
+  } finally {
+    await server.stop();
+  }
+
+  const cpu = cpus();
+  const info: RunInfo = {
+    date: new Date().toISOString(),
+    mode: args.quick ? 'quick' : 'full',
+    command: ['pnpm bench', ...process.argv.slice(2).filter((a) => a !== '--')].join(' '),
+    machine: `${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(totalmem() / 2 ** 30)} GiB RAM`,
+    node: process.version,
+    postgres: server.version.split(',')[0]!,
+    settings: server.settings,
+    wallSeconds: (performance.now() - started) / 1000,
+    revision: revision(),
+    load: `${loadBefore.toFixed(2)} before the run, ${loadavg()[0]!.toFixed(2)} after it`,
+  };
+  const markdown = renderMarkdown(info, results);
+  await mkdir(args.out, { recursive: true });
+  await writeFile(join(args.out, 'latest.md'), markdown);
+  await writeFile(join(args.out, 'latest.json'), JSON.stringify({ info, results }, null, 2));
+  console.log(markdown);
+  console.log(`\nwritten: ${join(args.out, 'latest.md')} and latest.json`);
+  const failed = results.filter((r) => r.error).length;
+  if (failed > 0) {
+    console.error(`${failed} step(s) failed`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

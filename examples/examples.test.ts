@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, test } from 'vitest';
-import { MemoryEventStore, defaultLifecycle } from '@ordo/core';
+import { afterEach, describe, expect, test } from 'vitest';
+import { MemoryEventStore, defaultLifecycle, type EventStore } from '@ordo/core';
+import { createTestStore } from '../test/support/postgres.js';
 import { adminStatusUpdates } from './admin-status-updates/admin-panel.js';
 import { checkoutOrderNumbers } from './checkout-order-numbers/checkout.js';
 import { fulfillmentSubmission } from './fulfillment-submission/fulfillment.js';
@@ -21,7 +22,7 @@ describe('README', () => {
   });
 });
 
-describe('examples keep the promises they print', () => {
+describe('quick start', () => {
   test('quick start: numbered, confirmed once, audited', async () => {
     const result = await quickStart();
     expect(result.number).toMatch(/^SHOP-\d{8}-0001$/);
@@ -29,9 +30,25 @@ describe('examples keep the promises they print', () => {
     expect(result.history.map((h) => h.type)).toEqual(['OrderPlaced', 'OrderNumberAssigned', 'OrderStatusChanged']);
     expect(result.history[2]!.actor).toBe('admin:ann');
   });
+});
+
+// Each example runs on the in-memory store and on a real PostgreSQL (the test server, a fresh schema).
+describe.each([
+  ['in-memory store', async (): Promise<EventStore> => new MemoryEventStore()],
+  ['PostgreSQL', async (): Promise<EventStore> => createTestStore()],
+])('examples keep the promises they print, on the %s', (_label, open) => {
+  const opened: EventStore[] = [];
+  const store = async () => {
+    const s = await open();
+    opened.push(s);
+    return s;
+  };
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
 
   test('order story: duplicate absorbed, one racer applies, one no-op, one rejected', async () => {
-    const story = await orderStory(new MemoryEventStore());
+    const story = await orderStory(await store());
     expect(story.duplicatePlacementAbsorbed).toBe(true);
     expect(story.race.map((r) => r.outcome).sort()).toEqual(['applied', 'no-op', 'rejected']);
     expect(story.finalStatus).toBe('confirmed');
@@ -39,7 +56,7 @@ describe('examples keep the promises they print', () => {
   });
 
   test('checkout: one order per payment, unique gapless numbers', async () => {
-    const summary = await checkoutOrderNumbers(new MemoryEventStore(), { checkouts: 200 });
+    const summary = await checkoutOrderNumbers(await store(), { checkouts: 200 });
     expect(summary.callbacks).toBeGreaterThan(summary.checkouts);
     expect(summary.orders).toBe(200);
     expect(summary.uniqueNumbers).toBe(200);
@@ -49,7 +66,7 @@ describe('examples keep the promises they print', () => {
   });
 
   test('admin panel: no raw errors, every notification settled exactly once, none sent twice', async () => {
-    const s = await adminStatusUpdates(new MemoryEventStore(), { orders: 20, admins: 10, clicksPerAdmin: 10 });
+    const s = await adminStatusUpdates(await store(), { orders: 20, admins: 10, clicksPerAdmin: 10 });
     expect(s.rawErrors).toBe(0);
     expect(s.applied + s.noops + s.retriesAbsorbed + s.rejected).toBe(s.attempted);
     expect(s.applied).toBeGreaterThan(0);
@@ -61,7 +78,7 @@ describe('examples keep the promises they print', () => {
 
   test('fulfillment: every order completed or failed with a reason, one request per order, every call explained', async () => {
     for (const seed of [4, 1, 2, 3]) {
-      const s = await fulfillmentSubmission(new MemoryEventStore(), { seed });
+      const s = await fulfillmentSubmission(await store(), { seed });
       expect(s.completed + s.failed).toBe(s.orders);
       for (const e of s.endStates) {
         expect(['completed', 'failed']).toContain(e.status);
@@ -75,7 +92,7 @@ describe('examples keep the promises they print', () => {
       expect(s.providerCalls).toBeGreaterThan(s.orders);
     }
     // The default run shows each kind of trouble at least once.
-    const s = await fulfillmentSubmission(new MemoryEventStore());
+    const s = await fulfillmentSubmission(await store());
     expect(s.manuallyCompleted).toBe(1);
     expect(s.recovered).toBeGreaterThan(0);
     expect(s.lateAnswers).toBeGreaterThan(0);
@@ -83,7 +100,7 @@ describe('examples keep the promises they print', () => {
   });
 
   test('triage rotation: one sprint and one override recorded, the racing copies absorbed, no failures', async () => {
-    const s = await triageRotation(new MemoryEventStore());
+    const s = await triageRotation(await store());
     expect(s.joins).toEqual({ sent: 10, recorded: 5, absorbed: 5 });
     expect(s.sprint.recorded).toBe(1);
     expect(s.sprint.starts.map((start) => start.outcome).sort()).toEqual(['no-op', 'recorded']);

@@ -287,11 +287,11 @@ const checkoutArb: fc.Arbitrary<Checkout> = fc.record({
 
 const workerArb: fc.Arbitrary<Worker> = fc.record({ checkpointEvery: fc.integer({ min: 1, max: 10 }), shared: fc.boolean() });
 
-const scenarioArb = (orders: fc.Arbitrary<Checkout[]>): fc.Arbitrary<Scenario> =>
+const scenarioArb = (orders: fc.Arbitrary<Checkout[]>, minWorkers = 1): fc.Arbitrary<Scenario> =>
   fc.record({
     timeZone: fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kolkata'),
     checkouts: orders,
-    workers: fc.array(workerArb, { minLength: 1, maxLength: 3 }),
+    workers: fc.array(workerArb, { minLength: minWorkers, maxLength: 3 }),
     restart: fc.record({ worker: fc.nat(), fresh: fc.boolean() }),
   });
 
@@ -304,116 +304,133 @@ interface Scenario {
 }
 
 /**
+ * Opens another store instance over the log of `store` (its own connections), for one numbering
+ * worker; the run closes it.
+ */
+export type WorkerStore = (store: EventStore) => Promise<{ store: EventStore; close(): Promise<void> }>;
+
+/**
  * One run: concurrent checkouts (with duplicates and lost answers) and 1-3 numbering workers, one
  * restarted mid-run, all store calls interleaved by the scheduler; then checks every promise of
  * order numbers, and replays the placed orders into a fresh store for the same numbers.
  */
-async function checkoutRun(open: OpenStore, s: fc.Scheduler, scenario: Scenario): Promise<void> {
+async function checkoutRun(open: OpenStore, s: fc.Scheduler, scenario: Scenario, workerStore?: WorkerStore): Promise<void> {
   await withScheduledStore(open, s, async (inner) => {
-    const token = runToken();
-    const prefixes = [0, 1, 2].map((i) => `P${token}${i}`);
-    const defaultPrefix = `D${token}`;
-    const name = `order-numbers-${token}`;
-    const start = await inner.headPosition();
-    const lose = new Set<string>();
-    const store = scheduledStore(inner, s, {
-      loseResponse: (stream, events) => events[0]?.type === 'OrderPlaced' && lose.delete(stream),
-    });
-
-    // Numbering workers, started before any checkout.
-    const sharedBase = await checkpointsFromHead(inner, name);
-    const sharedWrites: CheckpointWrite[] = [];
-    const checkpointsOf = await Promise.all(
-      scenario.workers.map(async (w, i): Promise<CheckpointStore> => {
-        const schedule = () => s.schedule(Promise.resolve(), `checkpoint ${i}`);
-        if (i === 0 || w.shared) return recordingCheckpoints(sharedBase, sharedWrites, { by: String(i), before: schedule });
-        return recordingCheckpoints(await checkpointsFromHead(inner, name), [], { before: schedule });
-      }),
-    );
-    const makeRunner = (i: number) =>
-      createProjectionRunner({
-        store,
-        checkpoints: checkpointsOf[i]!,
-        checkpointEvery: scenario.workers[i]!.checkpointEvery,
-        projection: orderNumbersProjection({ store, name, prefix: defaultPrefix, timeZone: scenario.timeZone }),
-      });
-    const runners = scenario.workers.map((_, i) => makeRunner(i));
-
-    const placeOne = async (i: number, c: Checkout) => {
-      const at = new Date(BASE + c.day * DAY_MS + c.minute * 60_000);
-      const orders = createOrderService({ store, clock: () => at });
-      const input = orderInput(`co-${token}-${i}`, c.prefix === undefined ? {} : { prefix: prefixes[c.prefix]! });
-      if (c.lostResponse) lose.add(orderStream(orderIdFor(input.idempotencyKey)));
-      const place = async () => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            return await orders.placeOrder(input);
-          } catch (error) {
-            if (!(error instanceof LostResponseError) || attempt >= 3) throw error;
-          }
-        }
-      };
-      const results = await Promise.all(Array.from({ length: c.placements }, place));
-      expect(new Set(results.map((r) => r.orderId)).size).toBe(1);
-      return { orderId: results[0]!.orderId, at, prefix: input.prefix ?? defaultPrefix };
-    };
-
-    const work = (async () => {
-      await Promise.all(runners.map((r) => r.start()));
-      const restartAt = scenario.restart.worker % runners.length;
-      const restart = s.schedule(Promise.resolve(), 'restart a worker').then(async () => {
-        await runners[restartAt]!.stop();
-        if (scenario.restart.fresh) runners[restartAt] = makeRunner(restartAt);
-        await runners[restartAt]!.start();
-      });
-      const placed = await Promise.all(scenario.checkouts.map((c, i) => placeOne(i, c)));
-      await restart;
-      const head = await inner.headPosition();
-      await Promise.all(runners.map((r) => r.waitFor(head, { timeoutMs: 40_000 })));
-      for (const r of runners) await r.stop();
-      return placed;
-    })();
-    const placed = await drive(s, work);
-
-    // Every order has exactly one number, of its prefix and its day in the time zone.
-    const ours = new Set(placed.map((p) => p.orderId));
-    const placedEvents = (await readLog(inner, { eventTypes: ['OrderPlaced'], streamPrefixes: ['order-'] }, start)).filter((e) =>
-      ours.has((e.data as OrderPlaced).orderId),
-    );
-    expect(placedEvents).toHaveLength(placed.length);
-    const positionOf = new Map(placedEvents.map((e) => [(e.data as OrderPlaced).orderId, e.globalPosition]));
-    const numbers = new Map<string, string>();
-    for (const p of placed) {
-      const assigned = await numbersOf(inner, p.orderId);
-      expect(assigned, `order ${p.orderId}`).toHaveLength(1);
-      const parts = parseOrderNumber(assigned[0]!);
-      expect(parts).toMatchObject({ prefix: p.prefix, day: orderDay(p.at, scenario.timeZone) });
-      numbers.set(p.orderId, assigned[0]!);
+    const own = workerStore ? await Promise.all(scenario.workers.map(() => workerStore(inner))) : [];
+    try {
+      await checkoutRunOn(open, s, scenario, inner, own.map((w) => w.store));
+    } finally {
+      for (const w of own) await drive(s, w.close());
     }
-    expect(new Set(numbers.values()).size).toBe(placed.length);
-
-    // Per day and prefix: 1..n, in log order, and the numbering stream holds exactly these.
-    const groups = new Map<string, { prefix: string; day: string; orderIds: string[] }>();
-    for (const p of placed) {
-      const day = orderDay(p.at, scenario.timeZone);
-      const key = `${p.prefix}/${day}`;
-      if (!groups.has(key)) groups.set(key, { prefix: p.prefix, day, orderIds: [] });
-      groups.get(key)!.orderIds.push(p.orderId);
-    }
-    for (const { prefix, day, orderIds } of groups.values()) {
-      orderIds.sort((a, b) => (positionOf.get(a)! < positionOf.get(b)! ? -1 : 1));
-      expect(orderIds.map((id) => numbers.get(id))).toEqual(orderIds.map((_, k) => formatOrderNumber(prefix, day, k + 1)));
-      const slot = await inner.readStream(numberingStream(prefix, day));
-      expect(slot.events.map((e) => e.data)).toEqual(orderIds.map((orderId, k) => ({ orderId, number: formatOrderNumber(prefix, day, k + 1) })));
-    }
-    const numberingStreams = [...prefixes, defaultPrefix].map((p) => `order-numbers-${p}-`);
-    const allAssigned = await readLog(inner, { eventTypes: [NUMBER_ASSIGNED], streamPrefixes: numberingStreams }, start);
-    expect(allAssigned).toHaveLength(placed.length);
-    expect(checkpointChainIssues(sharedWrites, start)).toEqual([]);
-
-    // A full replay: the same OrderPlaced events, in the same order, into a fresh store.
-    await replaySameNumbers(open, placedEvents, numbers, { token, defaultPrefix, timeZone: scenario.timeZone });
   });
+}
+
+/** {@link checkoutRun} on the opened store; `workerStores[i]`, if given, is worker i's own store over the same log. */
+async function checkoutRunOn(open: OpenStore, s: fc.Scheduler, scenario: Scenario, inner: EventStore, workerStores: EventStore[]): Promise<void> {
+  const token = runToken();
+  const prefixes = [0, 1, 2].map((i) => `P${token}${i}`);
+  const defaultPrefix = `D${token}`;
+  const name = `order-numbers-${token}`;
+  const start = await inner.headPosition();
+  const lose = new Set<string>();
+  const store = scheduledStore(inner, s, {
+    loseResponse: (stream, events) => events[0]?.type === 'OrderPlaced' && lose.delete(stream),
+  });
+
+  // Numbering workers, started before any checkout.
+  const sharedBase = await checkpointsFromHead(inner, name);
+  const sharedWrites: CheckpointWrite[] = [];
+  const checkpointsOf = await Promise.all(
+    scenario.workers.map(async (w, i): Promise<CheckpointStore> => {
+      const schedule = () => s.schedule(Promise.resolve(), `checkpoint ${i}`);
+      if (i === 0 || w.shared) return recordingCheckpoints(sharedBase, sharedWrites, { by: String(i), before: schedule });
+      return recordingCheckpoints(await checkpointsFromHead(inner, name), [], { before: schedule });
+    }),
+  );
+  const storeOf = scenario.workers.map((_, i) => (workerStores[i] ? scheduledStore(workerStores[i], s) : store));
+  const makeRunner = (i: number) =>
+    createProjectionRunner({
+      store: storeOf[i]!,
+      checkpoints: checkpointsOf[i]!,
+      checkpointEvery: scenario.workers[i]!.checkpointEvery,
+      projection: orderNumbersProjection({ store: storeOf[i]!, name, prefix: defaultPrefix, timeZone: scenario.timeZone }),
+    });
+  const runners = scenario.workers.map((_, i) => makeRunner(i));
+
+  const placeOne = async (i: number, c: Checkout) => {
+    const at = new Date(BASE + c.day * DAY_MS + c.minute * 60_000);
+    const orders = createOrderService({ store, clock: () => at });
+    const input = orderInput(`co-${token}-${i}`, c.prefix === undefined ? {} : { prefix: prefixes[c.prefix]! });
+    if (c.lostResponse) lose.add(orderStream(orderIdFor(input.idempotencyKey)));
+    const place = async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await orders.placeOrder(input);
+        } catch (error) {
+          if (!(error instanceof LostResponseError) || attempt >= 3) throw error;
+        }
+      }
+    };
+    const results = await Promise.all(Array.from({ length: c.placements }, place));
+    expect(new Set(results.map((r) => r.orderId)).size).toBe(1);
+    return { orderId: results[0]!.orderId, at, prefix: input.prefix ?? defaultPrefix };
+  };
+
+  const work = (async () => {
+    await Promise.all(runners.map((r) => r.start()));
+    const restartAt = scenario.restart.worker % runners.length;
+    const restart = s.schedule(Promise.resolve(), 'restart a worker').then(async () => {
+      await runners[restartAt]!.stop();
+      if (scenario.restart.fresh) runners[restartAt] = makeRunner(restartAt);
+      await runners[restartAt]!.start();
+    });
+    const placed = await Promise.all(scenario.checkouts.map((c, i) => placeOne(i, c)));
+    await restart;
+    const head = await inner.headPosition();
+    await Promise.all(runners.map((r) => r.waitFor(head, { timeoutMs: 40_000 })));
+    for (const r of runners) await r.stop();
+    return placed;
+  })();
+  const placed = await drive(s, work);
+
+  // Every order has exactly one number, of its prefix and its day in the time zone.
+  const ours = new Set(placed.map((p) => p.orderId));
+  const placedEvents = (await readLog(inner, { eventTypes: ['OrderPlaced'], streamPrefixes: ['order-'] }, start)).filter((e) =>
+    ours.has((e.data as OrderPlaced).orderId),
+  );
+  expect(placedEvents).toHaveLength(placed.length);
+  const positionOf = new Map(placedEvents.map((e) => [(e.data as OrderPlaced).orderId, e.globalPosition]));
+  const numbers = new Map<string, string>();
+  for (const p of placed) {
+    const assigned = await numbersOf(inner, p.orderId);
+    expect(assigned, `order ${p.orderId}`).toHaveLength(1);
+    const parts = parseOrderNumber(assigned[0]!);
+    expect(parts).toMatchObject({ prefix: p.prefix, day: orderDay(p.at, scenario.timeZone) });
+    numbers.set(p.orderId, assigned[0]!);
+  }
+  expect(new Set(numbers.values()).size).toBe(placed.length);
+
+  // Per day and prefix: 1..n, in log order, and the numbering stream holds exactly these.
+  const groups = new Map<string, { prefix: string; day: string; orderIds: string[] }>();
+  for (const p of placed) {
+    const day = orderDay(p.at, scenario.timeZone);
+    const key = `${p.prefix}/${day}`;
+    if (!groups.has(key)) groups.set(key, { prefix: p.prefix, day, orderIds: [] });
+    groups.get(key)!.orderIds.push(p.orderId);
+  }
+  for (const { prefix, day, orderIds } of groups.values()) {
+    orderIds.sort((a, b) => (positionOf.get(a)! < positionOf.get(b)! ? -1 : 1));
+    expect(orderIds.map((id) => numbers.get(id))).toEqual(orderIds.map((_, k) => formatOrderNumber(prefix, day, k + 1)));
+    const slot = await inner.readStream(numberingStream(prefix, day));
+    expect(slot.events.map((e) => e.data)).toEqual(orderIds.map((orderId, k) => ({ orderId, number: formatOrderNumber(prefix, day, k + 1) })));
+  }
+  const numberingStreams = [...prefixes, defaultPrefix].map((p) => `order-numbers-${p}-`);
+  const allAssigned = await readLog(inner, { eventTypes: [NUMBER_ASSIGNED], streamPrefixes: numberingStreams }, start);
+  expect(allAssigned).toHaveLength(placed.length);
+  expect(checkpointChainIssues(sharedWrites, start)).toEqual([]);
+
+  // A full replay: the same OrderPlaced events, in the same order, into a fresh store.
+  await replaySameNumbers(open, placedEvents, numbers, { token, defaultPrefix, timeZone: scenario.timeZone });
 }
 
 /** Copies `placedEvents` in order into a fresh store (renamed, so any store will do), numbers them with one worker, compares. */
@@ -463,22 +480,37 @@ async function replaySameNumbers(
  * gets exactly one number; numbers are unique, gapless per day and prefix, follow log order, and
  * a replay gives the same numbers.
  */
-export function orderNumbersProperty(open: OpenStore, sizes: { runs?: number; maxOrders?: number; largeRuns?: number; largeOrders?: number } = {}): void {
-  const { runs = 30, maxOrders = 40, largeRuns = 2, largeOrders = 500 } = sizes;
+export function orderNumbersProperty(
+  open: OpenStore,
+  sizes: {
+    runs?: number;
+    maxOrders?: number;
+    largeRuns?: number;
+    largeOrders?: number;
+    /** Fewest numbering workers in a run (default 1; at most 3). */
+    minWorkers?: number;
+    /** Gives each worker its own store instance over the run's log (default: all share the run's store). */
+    workerStore?: WorkerStore;
+  } = {},
+): void {
+  const { runs = 30, maxOrders = 40, largeRuns = 2, largeOrders = 500, minWorkers = 1, workerStore } = sizes;
+  const workers = `${minWorkers}-3 workers${workerStore ? ' (each its own store instance)' : ''}`;
   describe('order numbers under concurrency (property)', () => {
-    it(`1-${maxOrders} concurrent checkouts, 1-3 workers, one restarted: one unique gapless number per order, same on replay`, async () => {
+    it(`1-${maxOrders} concurrent checkouts, ${workers}, one restarted: one unique gapless number per order, same on replay`, async () => {
       await fc.assert(
-        fc.asyncProperty(fc.scheduler(), scenarioArb(fc.array(checkoutArb, { minLength: 1, maxLength: maxOrders })), (s, scenario) =>
-          checkoutRun(open, s, scenario),
+        fc.asyncProperty(fc.scheduler(), scenarioArb(fc.array(checkoutArb, { minLength: 1, maxLength: maxOrders }), minWorkers), (s, scenario) =>
+          checkoutRun(open, s, scenario, workerStore),
         ),
         { numRuns: runs },
       );
     });
 
-    it(`${largeOrders} concurrent checkouts, 1-3 workers, one restarted: one unique gapless number per order, same on replay`, async () => {
+    it(`${largeOrders} concurrent checkouts, ${workers}, one restarted: one unique gapless number per order, same on replay`, async () => {
       await fc.assert(
-        fc.asyncProperty(fc.scheduler(), scenarioArb(fc.array(checkoutArb, { minLength: largeOrders, maxLength: largeOrders })), (s, scenario) =>
-          checkoutRun(open, s, scenario),
+        fc.asyncProperty(
+          fc.scheduler(),
+          scenarioArb(fc.array(checkoutArb, { minLength: largeOrders, maxLength: largeOrders }), minWorkers),
+          (s, scenario) => checkoutRun(open, s, scenario, workerStore),
         ),
         // Shrinking 500 checkouts takes long; the small property above shrinks the same scenarios.
         { numRuns: largeRuns, endOnFailure: true },

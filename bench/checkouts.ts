@@ -2,7 +2,9 @@
  * 6: concurrent checkouts on Ordo with PostgreSQL. Every checkout places an order through the
  * order service and then waits for its number (`waitForNumber`), which the order-numbers
  * projection assigns from the log. Measured per order: from the start of the checkout until the
- * order has its number. Afterwards the numbers must be unique and gapless.
+ * order has its number. Afterwards the numbers must be unique and gapless. Two more measurements
+ * on the same database show where the time goes: the same checkouts waiting in-process instead of
+ * polling, and the numbering of a backlog of orders alone.
  */
 import { createOrderNumbers, createOrderService, parseOrderNumber, type CheckpointStore, type PlaceOrderInput } from '@ordo/core';
 import { PostgresCheckpointStore, PostgresEventStore } from '@ordo/postgres';
@@ -62,9 +64,6 @@ export async function checkouts(url: string, count: number): Promise<Measurement
   );
   const took = seconds(start);
   const used = cpu();
-  await numbers.stop();
-  await store.close();
-  await pool.end();
 
   // Unique and gapless: the sequences of the day are exactly 1..n.
   const sequences = assigned.map((n) => parseOrderNumber(n)?.sequence ?? -1).sort((a, b) => a - b);
@@ -73,6 +72,34 @@ export async function checkouts(url: string, count: number): Promise<Measurement
     if (s !== i + 1) gapsOrRepeats++;
   });
   const placeSummary = place.summary();
+
+  // Where the time goes, measured on the same database afterwards:
+  // (a) the same checkouts, each waiting in this process for the runner to pass its placement
+  //     (`runner.waitFor`) instead of polling its stream (`waitForNumber`);
+  const inProcess = new Latencies();
+  await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const t0 = performance.now();
+      const placed = await orders.placeOrder(order(`in-process-${run}-${i}`));
+      await numbers.runner.waitFor(placed.position!, { timeoutMs: 10 * 60_000 });
+      inProcess.add(performance.now() - t0);
+    }),
+  );
+  // (b) numbering alone: orders placed while the projection is stopped, then numbered in one go.
+  await numbers.stop();
+  for (let i = 0; i < count; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, (_, k) => orders.placeOrder(order(`backlog-${run}-${i + k}`))),
+    );
+  }
+  const head = await store.headPosition();
+  const numberingStart = performance.now();
+  await numbers.start();
+  await numbers.runner.waitFor(head, { timeoutMs: 10 * 60_000 });
+  const numberingMs = performance.now() - numberingStart;
+  await numbers.stop();
+  await store.close();
+  await pool.end();
   return {
     rate: total.count / took,
     unit: 'orders/s',
@@ -84,6 +111,9 @@ export async function checkouts(url: string, count: number): Promise<Measurement
       placeP99: placeSummary.p99,
       errors,
       gapsOrRepeats,
+      inProcessP50: inProcess.percentile(50),
+      inProcessP99: inProcess.percentile(99),
+      numberingMsPerOrder: numberingMs / count,
       ...cpuPer(used, total.count),
       ...(firstError !== undefined && { firstError: firstError.slice(0, 200) }),
     },

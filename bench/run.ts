@@ -129,6 +129,7 @@ async function main() {
   const sizes: Sizes = args.quick ? QUICK : FULL;
   const started = performance.now();
   const loadBefore = loadavg()[0]!;
+  const measured = revision();
   const server = await startBenchServer();
   const results: StepResult[] = [];
   const serverPid = server.postmasterPid;
@@ -186,7 +187,7 @@ async function main() {
     postgres: server.version.split(',')[0]!,
     settings: server.settings,
     wallSeconds: (performance.now() - started) / 1000,
-    revision: revision(),
+    revision: measured,
     load: `${loadBefore.toFixed(2)} before the run, ${loadavg()[0]!.toFixed(2)} after it`,
   };
   const markdown = renderMarkdown(info, results);

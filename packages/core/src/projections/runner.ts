@@ -71,7 +71,8 @@ export interface ProjectionRunnerOptions<Tx = unknown> {
   projection: Projection<Tx>;
   /**
    * Events handed over together (to `handleBatch`, or inside one checkpoint transaction) before the
-   * checkpoint is stored; a smaller batch goes whenever the runner has caught up. Default 100.
+   * checkpoint is stored; a smaller batch goes whenever the runner has caught up. Default 500, one
+   * page of the log: catching up costs one checkpoint commit per page.
    */
   checkpointEvery?: number;
   /** Retries of a failing event before the projection stops. Default 5 attempts, backoff 50 ms doubling to 2 s. */
@@ -108,7 +109,7 @@ export interface ProjectionRunner {
  */
 export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOptions<Tx>): ProjectionRunner {
   const { store, checkpoints, projection } = options;
-  const checkpointEvery = options.checkpointEvery ?? 100;
+  const checkpointEvery = options.checkpointEvery ?? 500;
   const retry = { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 2000, ...options.retry };
 
   let status: ProjectionRunner['status'] = 'stopped';

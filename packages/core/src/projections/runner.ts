@@ -227,6 +227,7 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
 
   async function onEvent(event: RecordedEvent) {
     await enqueue(async () => {
+      if (failure) return; // stopped on a poison event: nothing after it may count as handled
       if (event.globalPosition <= lastBuffered) return; // already handled before a re-read
       buffer.push(event);
       lastBuffered = event.globalPosition;
@@ -236,6 +237,7 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
 
   function onCaughtUp(at: bigint) {
     void enqueue(async () => {
+      if (failure) return; // a caught-up report queued before the failure must not move the checkpoint past it
       await flush();
       if (at > position) position = at; // events the filter skipped count as handled
       await saveCheckpoint(position);

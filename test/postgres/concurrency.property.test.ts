@@ -9,7 +9,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   DuplicateEventIdError,
-  START,
   WrongExpectedVersionError,
   type AppendResult,
   type EventStore,
@@ -18,6 +17,7 @@ import {
   type RecordedEvent,
 } from '@ordo/core';
 import { createTestStore, type TestPostgresEventStore } from '../support/postgres.js';
+import { recordingSubscription } from '../support/recording-subscription.js';
 import { waitUntil } from '../support/wait.js';
 
 const RUNS = Number(process.env.ORDO_PG_PROPERTY_RUNS ?? 20);
@@ -107,21 +107,7 @@ describe('concurrent writers on real connections (fast-check)', () => {
 
 async function runPlan(store: TestPostgresEventStore, writersStores: EventStore[], plan: Plan) {
   const streams = Array.from({ length: plan.streams }, (_, i) => `s${i}`);
-  const received: RecordedEvent[] = [];
-  const errors: unknown[] = [];
-  let caughtUp = 0;
-  const subscription = store.subscribeToAll({
-    after: START,
-    onEvent: (e) => {
-      received.push(e);
-    },
-    onCaughtUp: () => {
-      caughtUp++;
-    },
-    onError: (e) => {
-      errors.push(e);
-    },
-  });
+  const { subscription, received, errors, idleTwice } = recordingSubscription(store);
   try {
     const batches: Batch[] = [];
     const attempts: Attempt[] = [];
@@ -243,8 +229,7 @@ async function runPlan(store: TestPostgresEventStore, writersStores: EventStore[
 
     // The subscriber saw exactly the log, in order, each event once.
     await waitUntil(() => received.length >= log.length || errors.length > 0, `the subscriber to receive ${log.length} events`);
-    const seen = caughtUp;
-    await waitUntil(() => caughtUp >= seen + 2, 'the subscriber to go idle');
+    await idleTwice();
     expect(errors).toEqual([]);
     expect(received.map((e) => e.id)).toEqual(log.map((e) => e.id));
     expect(received).toEqual(log);

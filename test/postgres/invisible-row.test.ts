@@ -7,8 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { START, type NewEvent, type RecordedEvent } from '@ordo/core';
+import { START, type NewEvent } from '@ordo/core';
 import { createTestStore, postgresUrl, type TestPostgresEventStore } from '../support/postgres.js';
+import { recordingSubscription } from '../support/recording-subscription.js';
 import { waitUntil } from '../support/wait.js';
 
 const event = (type = 'Held'): NewEvent => ({ id: randomUUID(), type, data: { at: type } });
@@ -60,33 +61,8 @@ describe('the global log behind a transaction that has not committed yet', () =>
     return rows.map((r) => r.event_id);
   }
 
-  function subscribe() {
-    const received: RecordedEvent[] = [];
-    const errors: unknown[] = [];
-    let caughtUp = 0;
-    const subscription = store.subscribeToAll({
-      after: START,
-      onEvent: (e) => {
-        received.push(e);
-      },
-      onCaughtUp: () => {
-        caughtUp++;
-      },
-      onError: (e) => {
-        errors.push(e);
-      },
-    });
-    return {
-      subscription,
-      received,
-      errors,
-      /** Resolves after two more empty reads: at least one of them started after this call. */
-      async idleTwice() {
-        const seen = caughtUp;
-        await waitUntil(() => caughtUp >= seen + 2, 'the subscription to read and find nothing new, twice');
-      },
-    };
-  }
+  const subscribe = () => recordingSubscription(store);
+
 
   it('a subscriber stops at the hole and delivers the held event, in order, exactly once, when it commits', async () => {
     const before = event('Before');

@@ -200,17 +200,8 @@ export function orderInput(
   };
 }
 
-/** A small deterministic PRNG (mulberry32), so a fast-check seed reproduces a sender's behaviour. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG, so a fast-check seed reproduces a sender's behaviour (the examples' own). */
+export { seededRandom as prng } from '../../examples/random.js';
 
 /** A stable 32-bit hash of a string (FNV-1a), to derive per-key randomness from a seed. */
 export function hash(text: string): number {

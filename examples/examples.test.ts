@@ -22,6 +22,19 @@ describe('README', () => {
   });
 });
 
+describe('fulfillment example', () => {
+  // The demo's story on the embedded store, where the seeded run is deterministic: each kind of
+  // trouble shows at least once. (On PostgreSQL timing decides which orders are stuck when the
+  // timer looks, so there only the invariants of the suite below are checked.)
+  test('the default run shows each kind of trouble at least once', async () => {
+    const s = await fulfillmentSubmission(new MemoryEventStore());
+    expect(s.manuallyCompleted).toBe(1);
+    expect(s.recovered).toBeGreaterThan(0);
+    expect(s.lateAnswers).toBeGreaterThan(0);
+    expect(s.failed).toBeGreaterThan(0);
+  });
+});
+
 describe('quick start', () => {
   test('quick start: numbered, confirmed once, audited', async () => {
     const result = await quickStart();
@@ -91,12 +104,6 @@ describe.each([
       expect(s.manuallyCompleted).toBeLessThanOrEqual(1); // only if something is still stuck when the operator looks
       expect(s.providerCalls).toBeGreaterThan(s.orders);
     }
-    // The default run shows each kind of trouble at least once.
-    const s = await fulfillmentSubmission(await store());
-    expect(s.manuallyCompleted).toBe(1);
-    expect(s.recovered).toBeGreaterThan(0);
-    expect(s.lateAnswers).toBeGreaterThan(0);
-    expect(s.failed).toBeGreaterThan(0);
   });
 
   test('triage rotation: one sprint and one override recorded, the racing copies absorbed, no failures', async () => {

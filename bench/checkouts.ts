@@ -6,7 +6,13 @@
  * on the same database show where the time goes: the same checkouts waiting in-process instead of
  * polling, and the numbering of a backlog of orders alone.
  */
-import { createOrderNumbers, createOrderService, parseOrderNumber, type CheckpointStore, type PlaceOrderInput } from '@ordo/core';
+import { type CheckpointStore } from '@ordo/core';
+import {
+  createOrderNumbers,
+  createOrderService,
+  parseOrderNumber,
+  type PlaceOrderInput,
+} from '@ordo/orders';
 import { PostgresCheckpointStore, PostgresEventStore } from '@ordo/postgres';
 import pg from 'pg';
 import { cpuPer, startCpu } from './cpu.js';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
-import { MemoryEventStore, defaultLifecycle, type EventStore } from '@ordo/core';
+import { MemoryEventStore, type EventStore } from '@ordo/core';
+import { defaultLifecycle } from '@ordo/orders';
 import { createTestStore } from '../test/support/postgres.js';
 import { adminStatusUpdates } from './admin-status-updates/admin-panel.js';
 import { checkoutOrderNumbers } from './checkout-order-numbers/checkout.js';

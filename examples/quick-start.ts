@@ -1,5 +1,6 @@
 // The README's quick start, kept here so it is type-checked and tested.
-import { MemoryEventStore, createOrderNumbers, createOrderService } from '@ordo/core';
+import { MemoryEventStore } from '@ordo/core';
+import { createOrderNumbers, createOrderService } from '@ordo/orders';
 
 export async function quickStart() {
   const store = new MemoryEventStore(); // or PostgresEventStore / EventStoreDBEventStore

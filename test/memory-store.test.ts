@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MemoryEventStore, START, ValidationError, type NewEvent, type RecordedEvent } from '@ordo/core';
+import {
+  MemoryEventStore,
+  START,
+  ValidationError,
+  type NewEvent,
+  type RecordedEvent,
+} from '@ordo/core';
 import { describeEventStoreContract } from './contract/event-store-contract.js';
 
 describeEventStoreContract('MemoryEventStore', async () => new MemoryEventStore());

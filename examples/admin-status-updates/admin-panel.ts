@@ -9,6 +9,7 @@
  * e-mail/SMS sender fails at random. Every change is a command through one state machine, appended
  * with an expected version; notifications are derived from the log and delivered on their own.
  */
+import { type EventStore } from '@ordo/core';
 import {
   InvalidTransitionError,
   NotificationEvents,
@@ -18,11 +19,10 @@ import {
   notificationsFor,
   orderStream,
   type Customer,
-  type EventStore,
   type OrderPlaced,
   type HistoryEntry,
   type NotificationRequest,
-} from '@ordo/core';
+} from '@ordo/orders';
 import { pick, seededRandom } from '../random.js';
 
 export interface AdminPanelSummary {

@@ -6,7 +6,8 @@
  * are placed idempotently by payment reference; numbers are handed out by the order-numbers
  * projection in log order, each claimed by an exact-version append to the day's numbering stream.
  */
-import { createOrderNumbers, createOrderService, parseOrderNumber, type EventStore } from '@ordo/core';
+import { type EventStore } from '@ordo/core';
+import { createOrderNumbers, createOrderService, parseOrderNumber } from '@ordo/orders';
 
 export interface CheckoutSummary {
   checkouts: number;

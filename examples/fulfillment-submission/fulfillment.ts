@@ -11,14 +11,14 @@
  * order by hand. Every change is a command through the order's state machine, so each order's
  * history says how it ended and why.
  */
+import { type EventStore } from '@ordo/core';
 import {
   createFulfillment,
   createOrderService,
-  type EventStore,
   type FulfillmentProvider,
   type Order,
   type OrderStatusChanged,
-} from '@ordo/core';
+} from '@ordo/orders';
 import { seededRandom } from '../random.js';
 
 /** How the provider treats one call. */

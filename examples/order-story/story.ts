@@ -2,7 +2,8 @@
  * One order's story, told on any store: placed, a duplicate placement absorbed, two admins racing
  * to change its status, and the audit trail that results.
  */
-import { InvalidTransitionError, createOrderService, type EventStore, type OrderChange } from '@ordo/core';
+import { type EventStore } from '@ordo/core';
+import { InvalidTransitionError, createOrderService, type OrderChange } from '@ordo/orders';
 
 export interface OrderStorySummary {
   orderId: string;

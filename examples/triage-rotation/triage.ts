@@ -9,7 +9,12 @@
  * request arrives twice. Every command is decided against the stream as read and appended with
  * that version: the loser of a race re-reads, finds the work done, and decides nothing.
  */
-import { DuplicateEventIdError, WrongExpectedVersionError, createCommandHandler, type EventStore } from '@ordo/core';
+import {
+  DuplicateEventIdError,
+  WrongExpectedVersionError,
+  createCommandHandler,
+  type EventStore,
+} from '@ordo/core';
 import { rotationDecider, rotationStream, type RotationCommand, type RotationEvent } from './rotation.js';
 
 const BOTS = ['triage-bot@a', 'triage-bot@b'];

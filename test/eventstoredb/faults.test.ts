@@ -5,7 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventStoreDBClient } from '@eventstore/db-client';
-import { START, type EventStore, type ExpectedVersion, type NewEvent, type RecordedEvent } from '@ordo/core';
+import {
+  START,
+  type EventStore,
+  type ExpectedVersion,
+  type NewEvent,
+  type RecordedEvent,
+} from '@ordo/core';
 import {
   EventStoreDBCheckpointStore,
   EventStoreDBEventStore,

@@ -15,45 +15,54 @@ import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   MemoryCheckpointStore,
-  NotificationEvents,
   ProjectionFailedError,
   START,
   ValidationError,
-  createNotifications,
-  createOrderNumbers,
-  createOrderService,
   createProjectionRunner,
-  findOrderByNumber,
-  notificationStream,
-  orderStream,
   type EventStore,
   type ExpectedVersion,
   type NewEvent,
-  type OrderNumberAssigned,
   type Projection,
   type ProjectionRunner,
   type RecordedEvent,
 } from '@ordo/core';
 import {
-  LATEST_SCHEMA_VERSION,
-  NOTIFICATION_OUTBOX_TABLE_PROJECTION,
-  ORDER_NUMBERS_TABLE_PROJECTION,
-  PostgresCheckpointStore,
-  PostgresEventStore,
+  NotificationEvents,
+  createNotifications,
+  createOrderNumbers,
+  createOrderService,
+  findOrderByNumber,
+  notificationStream,
+  orderStream,
+  type OrderNumberAssigned,
+} from '@ordo/orders';
+import { PostgresCheckpointStore, PostgresEventStore } from '@ordo/postgres';
+import {
   createPostgresReadModels,
   findOrderIdByNumber,
   findOrderNumber,
+  migrateOrderTables,
+  NOTIFICATION_OUTBOX_TABLE_PROJECTION,
   notificationOutboxTableProjection,
+  ORDER_NUMBERS_TABLE_PROJECTION,
+  ORDER_TABLES_VERSION,
+  type OrderNumberRow,
   orderNumbersTableProjection,
   outboxByStatus,
   outboxOfOrder,
-  type OrderNumberRow,
   type OutboxRow,
   type OutboxStatus,
-} from '@ordo/postgres';
+} from '@ordo/orders/postgres';
 import { orderInput, prng } from '../projections/helpers.js';
 import { createTestStore, testPool, type TestPostgresEventStore } from '../support/postgres.js';
 import { gate, waitUntil } from '../support/wait.js';
+
+/** A fresh store schema with the order tables beside it. */
+async function createOrdersTestStore(options?: Parameters<typeof createTestStore>[0]): Promise<TestPostgresEventStore> {
+  const store = await createTestStore(options);
+  await migrateOrderTables(store.pool, store.schema);
+  return store;
+}
 
 // ---- the tables as the log says they must be: a reference model, one event at a time ----------
 
@@ -427,7 +436,7 @@ const scenarioArb = (maxOrders: number, maxNotifications: number): fc.Arbitrary<
  * older events applied again over the finished tables must change nothing.
  */
 async function run(scenario: Scenario): Promise<void> {
-  const store = await createTestStore({ pollIntervalMs: 100 });
+  const store = await createOrdersTestStore({ pollIntervalMs: 100 });
   const copies: Copy[] = [];
   try {
     const { schema } = store;
@@ -498,9 +507,9 @@ describe('read models: order_numbers and notification_outbox', () => {
     store = undefined;
   });
 
-  it('migrate() creates both tables as schema version 2; a schema at version 1 is upgraded', async () => {
-    store = await createTestStore();
-    expect(LATEST_SCHEMA_VERSION).toBe(2);
+  it('migrateOrderTables() creates both tables in their own history; tables made by an earlier release are adopted', async () => {
+    store = await createOrdersTestStore();
+    expect(ORDER_TABLES_VERSION).toBe(1);
     const q = `"${store.schema}"`;
     const columns = async (table: string) =>
       (
@@ -523,16 +532,20 @@ describe('read models: order_numbers and notification_outbox', () => {
       'updated_at timestamp with time zone',
       'position bigint',
     ]);
-    // Back to version 1, as a schema made by an earlier release: migrate() adds version 2 only.
-    await store.pool.query(`drop table ${q}.order_numbers, ${q}.notification_outbox`);
-    await store.pool.query(`delete from ${q}.schema_migrations where version = 2`);
-    expect(await store.migrate()).toEqual([2]);
-    expect(await store.migrate()).toEqual([]);
+    // The event store's own history no longer holds these tables.
+    const storeHistory = await store.pool.query(`select version from ${q}.schema_migrations`);
+    expect(storeHistory.rows.map((r) => Number(r.version))).toEqual([1]);
+    // A schema made by an earlier release has the tables but not this history: they are adopted.
+    await store.pool.query(`insert into ${q}.order_numbers values ('A-20260101-0001', gen_random_uuid(), '20260101', 'A', 1)`);
+    await store.pool.query(`drop table ${q}.orders_schema_migrations`);
+    expect(await migrateOrderTables(store.pool, store.schema)).toEqual([1]);
+    expect(await migrateOrderTables(store.pool, store.schema)).toEqual([]);
+    expect((await store.pool.query(`select count(*)::int as n from ${q}.order_numbers`)).rows[0].n).toBe(1);
     expect(await columns('order_numbers')).toHaveLength(5);
   });
 
   it('a status outside the five is refused by the table itself', async () => {
-    store = await createTestStore();
+    store = await createOrdersTestStore();
     const insert = store.pool.query(
       `insert into "${store.schema}".notification_outbox values ('k', $1, 'email', 't', 'r', 'lost', 0, null, now(), now(), 1)`,
       [randomUUID()],
@@ -570,7 +583,7 @@ describe('read models: order_numbers and notification_outbox', () => {
   });
 
   it('killed between its output and its checkpoint, a process leaves nothing committed; restarted, it applies every event once', async () => {
-    store = await createTestStore({ pollIntervalMs: 100 });
+    store = await createOrdersTestStore({ pollIntervalMs: 100 });
     const { schema } = store;
     await createAuditTable(store.pool, schema);
     const entities = appendsOf({
@@ -632,7 +645,7 @@ describe('read models: order_numbers and notification_outbox', () => {
   });
 
   it('two copies racing for one batch: the second waits for the first to commit, finds the checkpoint moved, and never applies it', async () => {
-    store = await createTestStore({ pollIntervalMs: 100 });
+    store = await createOrdersTestStore({ pollIntervalMs: 100 });
     const { schema } = store;
     await createAuditTable(store.pool, schema);
     await write(
@@ -713,7 +726,7 @@ describe('read models: order_numbers and notification_outbox', () => {
   });
 
   it('the tables answer lookups: numbers and delivery state of real orders, from SQL and through the helpers', async () => {
-    store = await createTestStore({ pollIntervalMs: 100 });
+    store = await createOrdersTestStore({ pollIntervalMs: 100 });
     const { schema } = store;
     const readModels = createPostgresReadModels({ store, checkpointEvery: 7 });
     cleanups.push(() => readModels.stop());
@@ -814,7 +827,7 @@ describe('read models: order_numbers and notification_outbox', () => {
   });
 
   it('without a transaction to write in (a checkpoint store that has none), a table projection stops, saying why', async () => {
-    store = await createTestStore({ pollIntervalMs: 100 });
+    store = await createOrdersTestStore({ pollIntervalMs: 100 });
     await write(store, appendsOf({ orders: [{ day: 0, prefix: 0, changes: 0 }], notifications: [], lanes: 1, seed: 4 }), 1);
     const runner = createProjectionRunner({
       store,
@@ -830,7 +843,7 @@ describe('read models: order_numbers and notification_outbox', () => {
   });
 
   it('an event the table cannot hold stops the projection at that event, with nothing written past it', async () => {
-    store = await createTestStore({ pollIntervalMs: 100 });
+    store = await createOrdersTestStore({ pollIntervalMs: 100 });
     const { schema } = store;
     await write(store, appendsOf({ orders: [{ day: 0, prefix: 0, changes: 0 }], notifications: [], lanes: 1, seed: 5 }), 1);
     const orderId = randomUUID();

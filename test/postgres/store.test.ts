@@ -5,7 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { START, ValidationError, WrongExpectedVersionError, type NewEvent, type RecordedEvent } from '@ordo/core';
+import {
+  START,
+  ValidationError,
+  WrongExpectedVersionError,
+  type NewEvent,
+  type RecordedEvent,
+} from '@ordo/core';
 import { PostgresCheckpointStore, PostgresEventStore } from '@ordo/postgres';
 import { createTestStore, postgresUrl, testPool, type TestPostgresEventStore } from '../support/postgres.js';
 import { waitUntil } from '../support/wait.js';

@@ -8,10 +8,10 @@ import {
   type EventStore,
   type LogFilter,
   type NewEvent,
-  type PlaceOrderInput,
   type ReadStreamOptions,
   type RecordedEvent,
 } from '@ordo/core';
+import { type PlaceOrderInput } from '@ordo/orders';
 
 /** Opens a store the suite owns (and closes). It may already hold events of other runs. */
 export type OpenStore = () => Promise<EventStore>;

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { MemoryCheckpointStore, createProjectionRunner, type EventStore } from '@ordo/core';
 import {
   InvalidTransitionError,
-  MemoryCheckpointStore,
   NotificationEvents,
   createNotificationDispatcher,
   createNotifications,
   createOrderService,
-  createProjectionRunner,
   dedupeKeyOf,
   defaultLifecycle,
   defaultNotificationRules,
@@ -17,7 +16,6 @@ import {
   notificationStream,
   notificationsFor,
   orderStream,
-  type EventStore,
   type NotificationDispatcher,
   type NotificationRequest,
   type OrderPlaced,
@@ -25,7 +23,7 @@ import {
   type OrderStatus,
   type OrderStatusChanged,
   type Sender,
-} from '@ordo/core';
+} from '@ordo/orders';
 import {
   checkpointsFromHead,
   countBy,

@@ -2,13 +2,19 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   MemoryCheckpointStore,
-  NUMBER_ASSIGNED,
-  OrderNumberTimeoutError,
   ValidationError,
-  createOrderNumbers,
-  createOrderService,
   createProjectionRunner,
   eventIdFor,
+  type CheckpointStore,
+  type EventStore,
+  type ProjectionRunner,
+  type RecordedEvent,
+} from '@ordo/core';
+import {
+  NUMBER_ASSIGNED,
+  OrderNumberTimeoutError,
+  createOrderNumbers,
+  createOrderService,
   findOrderByNumber,
   formatOrderNumber,
   numberingStream,
@@ -18,12 +24,8 @@ import {
   orderStream,
   parseOrderNumber,
   waitForNumber,
-  type CheckpointStore,
-  type EventStore,
   type OrderPlaced,
-  type ProjectionRunner,
-  type RecordedEvent,
-} from '@ordo/core';
+} from '@ordo/orders';
 import {
   LostResponseError,
   checkpointChainIssues,

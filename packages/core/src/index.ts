@@ -1,7 +1,7 @@
 /**
- * @ordo/core — an event-sourced order domain: a pure order state machine, an event store port with
- * optimistic concurrency and idempotent retries, the in-memory reference store, and projections
- * that derive order numbers and notifications from the log.
+ * @ordo/core — the event-sourcing kernel of Ordo; it knows no domain: deciders, event envelopes,
+ * typed errors, the event store port with optimistic concurrency and idempotent retries, the
+ * in-memory reference store, the command handler and the projection runner.
  */
 export * from './errors.js';
 export * from './events.js';
@@ -12,5 +12,4 @@ export * from './store/event-store.js';
 export * from './store/memory-store.js';
 export * from './store/validation.js';
 export { runSubscription, sleep, type LogSource } from './store/subscription-loop.js';
-export * from './order/index.js';
 export * from './projections/index.js';

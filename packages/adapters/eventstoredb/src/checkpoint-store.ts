@@ -1,4 +1,10 @@
-import { CheckpointConflictError, OrdoError, eventIdFor, sleep, type CheckpointStore } from '@ordo/core';
+import {
+  CheckpointConflictError,
+  OrdoError,
+  eventIdFor,
+  sleep,
+  type CheckpointStore,
+} from '@ordo/core';
 import {
   appendOptions,
   errorType,

@@ -12,7 +12,15 @@
  *   when the server says the subscription turned live (servers since 23.10), when the subscription
  *   has been quiet for a while (older servers), and whenever the delivered events run out.
  */
-import { matchesFilter, sleep, START, type LogFilter, type RecordedEvent, type SubscribeOptions, type Subscription } from '@ordo/core';
+import {
+  matchesFilter,
+  sleep,
+  START,
+  type LogFilter,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type Subscription,
+} from '@ordo/core';
 import {
   clientPosition,
   commitPositionOf,

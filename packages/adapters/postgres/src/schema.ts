@@ -41,6 +41,7 @@ export interface SchemaNames {
   migrationLockKey: bigint;
 }
 
+/** The quoted names and lock keys of one schema. */
 export function schemaNames(schema: string): SchemaNames {
   return {
     schema,
@@ -52,14 +53,28 @@ export function schemaNames(schema: string): SchemaNames {
   };
 }
 
+/**
+ * An advisory lock key (int8) for a purpose, e.g. `ordo:migrate:orders:<schema>`: a hash, so that
+ * unrelated components never share a key by accident.
+ */
+export function advisoryLockKey(purpose: string): bigint {
+  return hash(purpose).readBigInt64BE(0);
+}
+
 function hash(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
-/** One step of the schema's history. Applied once, in order, each in its own transaction. */
-interface Migration {
+/**
+ * One step of a schema's history: applied once, in order, each in its own transaction, and
+ * recorded in the component's migrations table.
+ */
+export interface Migration {
+  /** Position in the history, from 1, strictly increasing. */
   version: number;
+  /** What the step does, recorded beside its version. */
   name: string;
+  /** The statements, for the schema's names (`q` is the quoted schema). */
   sql(names: SchemaNames): string;
 }
 
@@ -240,39 +255,6 @@ end
 $fn$;
 `,
   },
-  {
-    version: 2,
-    name: 'read models: order_numbers, notification_outbox',
-    sql: ({ q }) => `
--- Kept by projections (read-models.ts), each row written in the transaction that moves the
--- projection's checkpoint. position: the global position of the last event applied to the row.
-create table ${q}.order_numbers (
-  number text primary key,
-  order_id uuid not null unique,
-  day char(8) not null,
-  prefix text not null,
-  position bigint not null
-);
-
-create table ${q}.notification_outbox (
-  dedupe_key text primary key,
-  order_id uuid not null,
-  channel text not null,
-  template text not null,
-  recipient text not null,
-  status text not null
-    check (status in ('requested', 'attempting', 'sent', 'failed', 'dead_lettered')),
-  attempts int not null check (attempts >= 0),
-  last_error text,
-  requested_at timestamptz not null,
-  updated_at timestamptz not null,
-  position bigint not null
-);
-
-create index notification_outbox_status_idx on ${q}.notification_outbox (status, position);
-create index notification_outbox_order_id_idx on ${q}.notification_outbox (order_id);
-`,
-  },
 ];
 
 /** The newest schema version this code knows. */
@@ -285,19 +267,46 @@ export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;
  * @returns the versions this call applied.
  */
 export async function migrateSchema(pool: Pool, names: SchemaNames): Promise<number[]> {
+  return applyMigrations(pool, names, {
+    table: 'schema_migrations',
+    lockKey: names.migrationLockKey,
+    migrations,
+    after: (client) => repairRestoredTransactionIds(client, names),
+  });
+}
+
+/** Where a component (the store, or a package's read models) records its migrations. */
+export interface MigrationHistory {
+  /** Table in the schema that records applied versions, e.g. `schema_migrations`. */
+  table: string;
+  /** Advisory lock key that concurrent migrators of this component take turns on. */
+  lockKey: bigint;
+  /** The component's history, in order. */
+  migrations: readonly Migration[];
+  /** Work run under the lock after the migrations. */
+  after?(client: PoolClient): Promise<void>;
+}
+
+/**
+ * Applies a component's pending migrations under a session advisory lock, so concurrent callers
+ * take turns; each runs in its own transaction and is recorded, so running it again does nothing.
+ * @returns the versions this call applied.
+ */
+export async function applyMigrations(pool: Pool, names: SchemaNames, history: MigrationHistory): Promise<number[]> {
+  const { table, lockKey, migrations } = history;
   return checkedOut(pool, async (client, markBroken) => {
-    await client.query('select pg_advisory_lock($1)', [names.migrationLockKey.toString()]);
+    await client.query('select pg_advisory_lock($1)', [lockKey.toString()]);
     try {
       await client.query(`create schema if not exists ${names.q}`);
       await client.query(
-        `create table if not exists ${names.q}.schema_migrations (
+        `create table if not exists ${names.q}.${table} (
            version int primary key,
            name text not null,
            applied_at timestamptz not null default now()
          )`,
       );
       const { rows } = await client.query<{ version: string }>({
-        text: `select version from ${names.q}.schema_migrations`,
+        text: `select version from ${names.q}.${table}`,
         types: STORE_TYPES,
       });
       const applied = new Set(rows.map((r) => Number(r.version)));
@@ -307,7 +316,7 @@ export async function migrateSchema(pool: Pool, names: SchemaNames): Promise<num
         await client.query('begin');
         try {
           await client.query(migration.sql(names));
-          await client.query(`insert into ${names.q}.schema_migrations (version, name) values ($1, $2)`, [
+          await client.query(`insert into ${names.q}.${table} (version, name) values ($1, $2)`, [
             migration.version,
             migration.name,
           ]);
@@ -318,11 +327,11 @@ export async function migrateSchema(pool: Pool, names: SchemaNames): Promise<num
         }
         done.push(migration.version);
       }
-      await repairRestoredTransactionIds(client, names);
+      await history.after?.(client);
       return done;
     } finally {
       // The lock is the session's: a connection that cannot release it must not go back to the pool.
-      await client.query('select pg_advisory_unlock($1)', [names.migrationLockKey.toString()]).catch(markBroken);
+      await client.query('select pg_advisory_unlock($1)', [lockKey.toString()]).catch(markBroken);
     }
   });
 }

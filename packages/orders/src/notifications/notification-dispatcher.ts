@@ -1,9 +1,15 @@
 import { v4 as uuidv4 } from 'uuid';
-import { WrongExpectedVersionError } from '../errors.js';
-import type { RecordedEvent } from '../events.js';
-import { CheckpointConflictError, MemoryCheckpointStore, type CheckpointStore } from '../projections/checkpoints.js';
-import { START, type EventStore, type Subscription } from '../store/event-store.js';
-import { sleep } from '../store/subscription-loop.js';
+import {
+  CheckpointConflictError,
+  type CheckpointStore,
+  type EventStore,
+  MemoryCheckpointStore,
+  type RecordedEvent,
+  sleep,
+  START,
+  type Subscription,
+  WrongExpectedVersionError,
+} from '@ordo/core';
 import { NOTIFICATION_STREAM_PREFIX, NotificationEvents, type NotificationRequest } from './notifications.js';
 
 /** Delivers notifications. Provided by the service (an e-mail API, an SMS gateway). */

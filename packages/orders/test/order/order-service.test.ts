@@ -1,19 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  createOrderService,
-  IdempotencyConflictError,
-  InvalidTransitionError,
   MemoryEventStore,
-  OrderNotFoundError,
-  orderStream,
   ValidationError,
   WrongExpectedVersionError,
   type EventStore,
-  type OrderService,
-  type PlaceOrderInput,
   type RetryPolicy,
 } from '@ordo/core';
+import {
+  createOrderService,
+  IdempotencyConflictError,
+  InvalidTransitionError,
+  OrderNotFoundError,
+  orderStream,
+  type OrderService,
+  type PlaceOrderInput,
+} from '@ordo/orders';
 import { placeInput } from './fixtures.js';
 
 const NOW = new Date('2026-03-01T10:00:00.000Z');

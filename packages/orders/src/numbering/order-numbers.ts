@@ -1,13 +1,22 @@
 import { v5 as uuidv5 } from 'uuid';
-import { DuplicateEventIdError, OrdoError, ValidationError, WrongExpectedVersionError } from '../errors.js';
-import type { RecordedEvent } from '../events.js';
-import { MemoryCheckpointStore, type CheckpointStore } from '../projections/checkpoints.js';
-import { createProjectionRunner, type Projection, type ProjectionRunner } from '../projections/runner.js';
-import type { EventStore, Subscription } from '../store/event-store.js';
-import { sleep } from '../store/subscription-loop.js';
-import { orderStream } from './order-decider.js';
-import { createOrderService, type OrderService } from './order-service.js';
-import { orderNumberPrefixSchema, type OrderNumberAssigned, type OrderPlaced } from './schemas.js';
+import {
+  type CheckpointStore,
+  createProjectionRunner,
+  DuplicateEventIdError,
+  type EventStore,
+  MemoryCheckpointStore,
+  OrdoError,
+  type Projection,
+  type ProjectionRunner,
+  type RecordedEvent,
+  sleep,
+  type Subscription,
+  ValidationError,
+  WrongExpectedVersionError,
+} from '@ordo/core';
+import { orderStream } from '../order/order-decider.js';
+import { createOrderService, type OrderService } from '../order/order-service.js';
+import { orderNumberPrefixSchema, type OrderNumberAssigned, type OrderPlaced } from '../order/schemas.js';
 
 /**
  * Order numbers, derived from the log: for each `OrderPlaced`, in log order, the next number of the

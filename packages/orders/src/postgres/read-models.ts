@@ -1,22 +1,25 @@
 import type pg from 'pg';
 import {
-  NOTIFICATION_STREAM_PREFIX,
-  NotificationEvents,
   ValidationError,
   createProjectionRunner,
-  orderStream,
   type EventStore,
-  type NotificationChannel,
   type Projection,
   type ProjectionFailedError,
   type ProjectionRunner,
   type ProjectionRunnerOptions,
   type RecordedEvent,
 } from '@ordo/core';
-import { PostgresCheckpointStore } from './checkpoints.js';
-import { STORE_TYPES } from './connection.js';
-import { PostgresEventStore } from './event-store.js';
-import { DEFAULT_SCHEMA, schemaNames, validateSchemaName } from './schema.js';
+import {
+  DEFAULT_SCHEMA,
+  PostgresCheckpointStore,
+  PostgresEventStore,
+  STORE_TYPES,
+  schemaNames,
+  validateSchemaName,
+} from '@ordo/postgres';
+import { NOTIFICATION_STREAM_PREFIX, NotificationEvents, type NotificationChannel } from '../notifications/notifications.js';
+import { orderStream } from '../order/order-decider.js';
+import { migrateOrderTables } from './schema.js';
 
 /**
  * Lookup tables for SQL users, kept by projections that write them in the transaction that moves
@@ -24,7 +27,7 @@ import { DEFAULT_SCHEMA, schemaNames, validateSchemaName } from './schema.js';
  * agree, so every event is applied exactly once, whatever crashes or second copies come between.
  * Every write is also an upsert keyed by the row's natural key and guarded by the position of the
  * event that last changed the row, so applying an event again (a checkpoint reset by hand, a
- * replay) never moves a row back. The tables are created by `migrate()` (schema version 2).
+ * replay) never moves a row back. The tables are created by {@link migrateOrderTables}.
  */
 
 /** Where a notification is in its delivery, as the `status` column says. */
@@ -471,7 +474,7 @@ export interface PostgresReadModels {
   readonly orderNumbers: ProjectionRunner;
   /** Keeps `notification_outbox`. */
   readonly notificationOutbox: ProjectionRunner;
-  /** Creates or upgrades the schema (tables included); the same as the event store's `migrate()`. */
+  /** Creates or upgrades the checkpoints table and the two lookup tables. */
   migrate(): Promise<number[]>;
   /** Starts both runners, each from its checkpoint. */
   start(): Promise<void>;
@@ -528,7 +531,10 @@ export function createPostgresReadModels(options: PostgresReadModelsOptions): Po
     checkpoints,
     orderNumbers,
     notificationOutbox,
-    migrate: () => checkpoints.migrate(),
+    async migrate() {
+      await checkpoints.migrate();
+      return migrateOrderTables(pool, schema);
+    },
     async start() {
       await Promise.all(runners.map((r) => r.start()));
     },

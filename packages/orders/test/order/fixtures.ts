@@ -1,4 +1,10 @@
-import { defaultLifecycle, type Lifecycle, type OrderCommand, type OrderEvent, type PlaceOrderInput } from '@ordo/core';
+import {
+  defaultLifecycle,
+  type Lifecycle,
+  type OrderCommand,
+  type OrderEvent,
+  type PlaceOrderInput,
+} from '@ordo/orders';
 
 /** Shared values for the order tests. */
 export const ORDER_ID = '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b';

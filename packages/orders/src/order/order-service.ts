@@ -1,10 +1,15 @@
 import { v4 as uuidv4, v5 as uuidv5 } from 'uuid';
 import { z } from 'zod';
-import type { RecordedEvent } from '../events.js';
-import { createCommandHandler, type CommandResult, type RetryPolicy } from '../handler.js';
-import type { EventStore } from '../store/event-store.js';
-import { ValidationError } from '../errors.js';
-import { parseOrThrow, toIssues } from '../validation.js';
+import {
+  type CommandResult,
+  createCommandHandler,
+  type EventStore,
+  parseOrThrow,
+  type RecordedEvent,
+  type RetryPolicy,
+  toIssues,
+  ValidationError,
+} from '@ordo/core';
 import { defaultLifecycle, type Lifecycle } from './lifecycle.js';
 import { createOrderDecider, OrderNotFoundError, orderStream, type Order } from './order-decider.js';
 import {

@@ -6,7 +6,7 @@ import {
   InvalidTransitionError,
   LifecycleDefinitionError,
   type OrderStatus,
-} from '@ordo/core';
+} from '@ordo/orders';
 import { specification } from '@ordo/core/testing';
 import { changeStatus, historyTo, LATER, ORDER_ID, pathTo } from './fixtures.js';
 

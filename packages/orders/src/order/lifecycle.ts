@@ -1,4 +1,4 @@
-import { OrdoError } from '../errors.js';
+import { OrdoError } from '@ordo/core';
 
 /** The table that defines a lifecycle. `S` is the union of its status names. */
 export interface LifecycleDefinition<S extends string> {

@@ -1,6 +1,10 @@
-import { MemoryCheckpointStore, type CheckpointStore } from '../projections/checkpoints.js';
-import { createProjectionRunner, type ProjectionRunner } from '../projections/runner.js';
-import type { EventStore } from '../store/event-store.js';
+import {
+  type CheckpointStore,
+  createProjectionRunner,
+  type EventStore,
+  MemoryCheckpointStore,
+  type ProjectionRunner,
+} from '@ordo/core';
 import {
   createNotificationDispatcher,
   type NotificationDispatcher,

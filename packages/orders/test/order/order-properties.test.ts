@@ -2,24 +2,26 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  fold,
+  MemoryEventStore,
+  OrdoError,
+  WrongExpectedVersionError,
+  type EventStore,
+  type RecordedEvent,
+} from '@ordo/core';
+import {
   createOrderDecider,
   createOrderService,
   defaultLifecycle,
-  fold,
   InvalidTransitionError,
-  MemoryEventStore,
   orderEventSchemas,
   orderStream,
-  OrdoError,
-  WrongExpectedVersionError,
   type CommandOptions,
-  type EventStore,
   type OrderChange,
   type OrderEvent,
   type OrderService,
   type OrderStatus,
-  type RecordedEvent,
-} from '@ordo/core';
+} from '@ordo/orders';
 import { pathTo, placeInput } from './fixtures.js';
 
 const NUM_RUNS = 200;

@@ -1,5 +1,8 @@
-import type { Decider } from '../decider.js';
-import { OrdoError, StreamNotFoundError } from '../errors.js';
+import {
+  type Decider,
+  OrdoError,
+  StreamNotFoundError,
+} from '@ordo/core';
 import { defaultLifecycle, type Lifecycle } from './lifecycle.js';
 import type { Customer, Money, OrderCommand, OrderEvent, OrderLine } from './schemas.js';
 

@@ -1,4 +1,4 @@
-import type { FulfillmentProvider, Order } from '@ordo/core';
+import type { FulfillmentProvider, Order } from '@ordo/orders';
 
 /** What the fake provider does with one submission call. */
 export type Answer =

@@ -11,19 +11,17 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
+import { MemoryEventStore, type EventStore, type NewEvent } from '@ordo/core';
 import {
   InvalidTransitionError,
-  MemoryEventStore,
   createFulfillment,
   createOrderDecider,
   createOrderService,
   fulfillmentKey,
-  type EventStore,
-  type NewEvent,
   type OrderEvent,
   type OrderStatusChanged,
   type ProviderUpdate,
-} from '@ordo/core';
+} from '@ordo/orders';
 import { specification } from '@ordo/core/testing';
 import { FakeProvider, type Answer } from './fake-provider.js';
 

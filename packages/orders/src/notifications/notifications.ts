@@ -1,9 +1,11 @@
 import { v5 as uuidv5 } from 'uuid';
-import type { RecordedEvent } from '../events.js';
-import type { Projection } from '../projections/runner.js';
-import type { EventStore } from '../store/event-store.js';
-import { orderStream } from './order-decider.js';
-import type { Customer, OrderPlaced, OrderStatusChanged } from './schemas.js';
+import {
+  type EventStore,
+  type Projection,
+  type RecordedEvent,
+} from '@ordo/core';
+import { orderStream } from '../order/order-decider.js';
+import type { Customer, OrderPlaced, OrderStatusChanged } from '../order/schemas.js';
 
 /**
  * Customer notifications, derived from the log. A projection turns order events into

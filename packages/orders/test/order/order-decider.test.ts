@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { fold } from '@ordo/core';
 import {
   createOrderDecider,
   CurrencyMismatchError,
-  fold,
   IdempotencyConflictError,
   InvalidTransitionError,
   OrderNotFoundError,
@@ -10,7 +10,7 @@ import {
   RefundWithoutPaymentError,
   type OrderCommand,
   type OrderEvent,
-} from '@ordo/core';
+} from '@ordo/orders';
 import { specification } from '@ordo/core/testing';
 import { AT, changeStatus, historyTo, LATER, ORDER_ID, paid, placeCommand, placed, statusChanged } from './fixtures.js';
 

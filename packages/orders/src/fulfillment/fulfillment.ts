@@ -1,11 +1,14 @@
-import type { RecordedEvent } from '../events.js';
-import { MemoryCheckpointStore } from '../projections/checkpoints.js';
-import { createProjectionRunner, type ProjectionRunner } from '../projections/runner.js';
-import type { EventStore } from '../store/event-store.js';
-import { InvalidTransitionError } from './lifecycle.js';
-import type { Order } from './order-decider.js';
-import { createOrderService, type OrderService } from './order-service.js';
-import type { OrderStatusChanged } from './schemas.js';
+import {
+  createProjectionRunner,
+  type EventStore,
+  MemoryCheckpointStore,
+  type ProjectionRunner,
+  type RecordedEvent,
+} from '@ordo/core';
+import { InvalidTransitionError } from '../order/lifecycle.js';
+import type { Order } from '../order/order-decider.js';
+import { createOrderService, type OrderService } from '../order/order-service.js';
+import type { OrderStatusChanged } from '../order/schemas.js';
 
 /**
  * The fulfillment process manager. When an order enters `submitting`, it submits the order to the

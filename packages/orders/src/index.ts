@@ -1,0 +1,14 @@
+/**
+ * @ordo/orders — the order domain on the Ordo kernel: the lifecycle as data, zod schemas of
+ * commands and events, the order decider and service, and what is derived from the log: order
+ * numbers, notifications and the fulfillment process manager.
+ */
+export * from './order/lifecycle.js';
+export * from './order/schemas.js';
+export * from './order/order-decider.js';
+export * from './order/order-service.js';
+export * from './numbering/order-numbers.js';
+export * from './notifications/notifications.js';
+export * from './notifications/notification-dispatcher.js';
+export * from './notifications/notification-outbox.js';
+export * from './fulfillment/fulfillment.js';

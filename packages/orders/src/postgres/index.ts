@@ -1,0 +1,27 @@
+/**
+ * @ordo/orders/postgres — SQL lookup tables for orders (`order_numbers`, `notification_outbox`),
+ * kept by projections that write them in the transaction that moves their checkpoint, with their
+ * own migrations. Needs `@ordo/postgres` and `pg` (peer dependencies).
+ */
+export { migrateOrderTables, ORDER_TABLES_VERSION } from './schema.js';
+export {
+  NOTIFICATION_OUTBOX_TABLE_PROJECTION,
+  ORDER_NUMBERS_TABLE_PROJECTION,
+  OUTBOX_STATUSES,
+  createPostgresReadModels,
+  findOrderIdByNumber,
+  findOrderNumber,
+  notificationOutboxTableProjection,
+  orderNumbersTableProjection,
+  outboxByStatus,
+  outboxOfOrder,
+  type OrderNumberRow,
+  type OutboxPage,
+  type OutboxRow,
+  type OutboxStatus,
+  type PostgresReadModels,
+  type PostgresReadModelsOptions,
+  type Queryable,
+  type ReadModelProjectionOptions,
+  type ReadModelQueryOptions,
+} from './read-models.js';

@@ -58,23 +58,32 @@ export type PlaceOrderInput = z.input<typeof placeOrderInputSchema>;
 /** Every command names its order, who asks and when: the decider reads no clock. */
 const who = { orderId: uuid, actor, at: isoTimestamp };
 
+/** Place an order (idempotent by its key and contents). */
 export const placeOrderSchema = z.strictObject({ type: z.literal('PlaceOrder'), ...orderContents, ...who }).superRefine(checkLines);
+/** Move an order to any status the lifecycle allows. */
 export const changeStatusSchema = z.strictObject({ type: z.literal('ChangeStatus'), to: z.string().min(1), reason: reason.optional(), ...who });
+/** Cancel an order, with a reason. */
 export const cancelOrderSchema = z.strictObject({ type: z.literal('CancelOrder'), reason, ...who });
+/** Record a payment, once per payment id. */
 export const recordPaymentSchema = z.strictObject({
   type: z.literal('RecordPayment'),
   paymentId: z.string().min(1).max(200),
   amount: moneySchema,
   ...who,
 });
+/** Start a fulfillment submission. */
 export const startSubmissionSchema = z.strictObject({ type: z.literal('StartSubmission'), reason: reason.optional(), ...who });
+/** The provider accepted a submission under its request id. */
 export const recordProviderRequestSchema = z.strictObject({
   type: z.literal('RecordProviderRequest'),
   providerRequestId: z.string().min(1).max(200),
   ...who,
 });
+/** The provider is working on the order. */
 export const markProcessingSchema = z.strictObject({ type: z.literal('MarkProcessing'), ...who });
+/** Fulfillment completed. */
 export const completeFulfillmentSchema = z.strictObject({ type: z.literal('CompleteFulfillment'), reason: reason.optional(), ...who });
+/** Fulfillment failed, with a reason. */
 export const failFulfillmentSchema = z.strictObject({
   type: z.literal('FailFulfillment'),
   reason,
@@ -82,6 +91,7 @@ export const failFulfillmentSchema = z.strictObject({
   attempt: z.number().int().positive().optional(),
   ...who,
 });
+/** A timed-out submission failed and the next one starts, in one append. */
 export const retrySubmissionSchema = z.strictObject({
   type: z.literal('RetrySubmission'),
   /** The submission that failed: nothing happens unless the order is still `submitting` with this attempt. */
@@ -92,6 +102,7 @@ export const retrySubmissionSchema = z.strictObject({
   retryReason: reason.optional(),
   ...who,
 });
+/** Record the order's number. */
 export const assignOrderNumberSchema = z.strictObject({
   type: z.literal('AssignOrderNumber'),
   number: z.string().min(1),
@@ -114,6 +125,7 @@ export const orderCommandSchema = z.discriminatedUnion('type', [
   retrySubmissionSchema,
   assignOrderNumberSchema,
 ]);
+/** A command the order decider accepts. */
 export type OrderCommand = z.infer<typeof orderCommandSchema>;
 /** The command of type `T`. */
 export type OrderCommandOf<T extends OrderCommand['type']> = Extract<OrderCommand, { type: T }>;

@@ -57,6 +57,7 @@ export const changeStatus: Decision<'ChangeStatus'> = (command, order, lifecycle
   return moveTo(order, command.to, lifecycle, command);
 };
 
+/** Cancels with a reason, where the lifecycle allows it. */
 export const cancelOrder: Decision<'CancelOrder'> = (command, order, lifecycle) => moveTo(order, 'cancelled', lifecycle, command);
 
 /** Records a payment once per payment id, in the order's currency. */
@@ -79,8 +80,10 @@ export const recordProviderRequest: Decision<'RecordProviderRequest'> = (command
   return moveTo(order, 'submitted', lifecycle, command, { providerRequestId: command.providerRequestId });
 };
 
+/** The provider reports it is working on the order. */
 export const markProcessing: Decision<'MarkProcessing'> = (command, order, lifecycle) => moveTo(order, 'processing', lifecycle, command);
 
+/** The provider (or an operator) completed the order. */
 export const completeFulfillment: Decision<'CompleteFulfillment'> = (command, order, lifecycle) =>
   moveTo(order, 'completed', lifecycle, command);
 

@@ -11,6 +11,7 @@ const actor = z.string().min(1).max(200);
 const reason = z.string().min(1).max(2000);
 const uuid = z.uuid();
 
+/** An order was placed; its total is the sum of its lines. */
 export const orderPlacedSchema = z.object({
   orderId: uuid,
   idempotencyKey: z.string(),
@@ -22,6 +23,7 @@ export const orderPlacedSchema = z.object({
   placedBy: actor,
 });
 
+/** An order moved from one status to another, by whom and why. */
 export const orderStatusChangedSchema = z.object({
   orderId: uuid,
   from: z.string(),
@@ -35,6 +37,7 @@ export const orderStatusChangedSchema = z.object({
   providerRequestId: z.string().min(1).max(200).optional(),
 });
 
+/** A payment was recorded against an order. */
 export const paymentRecordedSchema = z.object({
   orderId: uuid,
   paymentId: z.string().min(1).max(200),
@@ -43,6 +46,7 @@ export const paymentRecordedSchema = z.object({
   at: isoTimestamp,
 });
 
+/** The order-numbers projection gave the order its number. */
 export const orderNumberAssignedSchema = z.object({
   orderId: uuid,
   number: z.string(),

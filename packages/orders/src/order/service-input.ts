@@ -21,6 +21,7 @@ export const optionSchemas = {
   fail: z.strictObject({ ...contextShape, reason: field, attempt: field }),
   retry: z.strictObject({ ...contextShape, reason: field, attempt: field, retryReason: field }),
 } as const;
+/** Which options a method takes. */
 export type OptionsKind = keyof typeof optionSchemas;
 
 /** A payment as `recordPayment` takes it. */
@@ -28,6 +29,7 @@ export const paymentInputSchema = recordPaymentSchema.pick({ paymentId: true, am
 /** An order number as `assignNumber` takes it. */
 export const numberInputSchema = assignOrderNumberSchema.pick({ number: true, prefix: true, day: true });
 
+/** An order id: a UUID. */
 export const orderIdSchema = z.uuid('must be an order id (UUID)');
 
 /** Parsed options: the context, and the fields they add to the command (only those given). */

@@ -7,6 +7,7 @@ import { z } from 'zod';
  * a tolerant one for reading recorded events.
  */
 
+/** An ISO 4217 currency code. */
 export const currencySchema = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as "EUR"');
 
 /** An order number prefix, e.g. `GAM`. */
@@ -46,11 +47,14 @@ const sent = valueSchemas(z.strictObject);
 /** Values as events record them: read tolerantly. */
 export const recordedValues = valueSchemas(z.object);
 
+/** An amount in minor units and its currency, as callers send it. */
 export const moneySchema = sent.money;
 export type Money = z.infer<typeof moneySchema>;
 
+/** One line of an order, as callers send it. */
 export const orderLineSchema = sent.line;
 export type OrderLine = z.infer<typeof orderLineSchema>;
 
+/** Who to notify: an email or a phone number at least, as callers send it. */
 export const customerSchema = sent.customer;
 export type Customer = z.infer<typeof customerSchema>;

@@ -11,7 +11,14 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, sub
   throw new ValidationError(subject, toIssues(result.error));
 }
 
-/** Turns zod issues into Ordo's `{ path, message }` list. */
+/**
+ * Turns zod issues into Ordo's `{ path, message }` list. Unknown keys of a strict object become one
+ * issue each, with the key in the path (`customer.nmae: unknown field`), so the error names them.
+ */
 export function toIssues(error: z.ZodError): ValidationIssue[] {
-  return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
+  return error.issues.flatMap((issue) => {
+    const at = issue.path.map(String);
+    if (issue.code !== 'unrecognized_keys') return [{ path: at.join('.'), message: issue.message }];
+    return issue.keys.map((key) => ({ path: [...at, key].join('.'), message: 'unknown field' }));
+  });
 }

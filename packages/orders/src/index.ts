@@ -4,9 +4,15 @@
  * numbers, notifications and the fulfillment process manager.
  */
 export * from './order/lifecycle.js';
-export * from './order/schemas.js';
-export * from './order/order-decider.js';
-export * from './order/order-service.js';
+export * from './order/stream.js';
+export * from './order/values.js';
+export * from './order/events.js';
+export * from './order/commands.js';
+export * from './order/fold.js';
+export * from './order/errors.js';
+export { createOrderDecider } from './order/decide.js';
+export * from './order/history.js';
+export * from './order/service.js';
 export * from './numbering/order-numbers.js';
 export * from './notifications/notifications.js';
 export * from './notifications/notification-dispatcher.js';

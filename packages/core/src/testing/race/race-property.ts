@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { Decider } from '../../decider.js';
 import type { EventOf, RecordedEvent } from '../../events.js';
-import { createCommandHandler, type CommandHandler, type RetryPolicy } from '../../handler.js';
+import { createCommandHandler, type CommandHandler, type RetryPolicy } from '../../command/index.js';
 import type { EventStore } from '../../store/event-store.js';
 import { MemoryEventStore } from '../../store/memory-store.js';
 import type { Answer, Call, RaceInvariant } from './answers.js';

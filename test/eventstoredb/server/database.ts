@@ -14,8 +14,13 @@
  *   event ids; once an id has left the cache, the same events are written again.
  * - `$all` holds every event, including system events (`$metadata`, `$streamDeleted`) and events that
  *   stream metadata hides; stream reads honour `$tb` (truncate before) and `$maxCount`.
- * - Soft delete sets `$tb` past the last event: the stream reads as not found, and appending
- *   continues from the old revision. Tombstone (hard delete) closes the stream for good.
+ * - Soft delete sets `$tb` past the last event and keeps the rest of the metadata: the stream reads
+ *   as not found, and appending continues from the old revision. Deleting a stream that never
+ *   existed succeeds under `any` and `no_stream`; `stream_exists` on a soft-deleted stream answers
+ *   "stream deleted". Tombstone (hard delete) closes the stream for good.
+ * - An append recognised as already written is acknowledged with the revision and position of the
+ *   original write.
+ * - `$all` also holds the node's own system records (see `system.ts`), written without any client.
  * - Positions: commit = prepare, increasing with the bytes written, not dense.
  */
 
@@ -50,7 +55,10 @@ export interface StoredEvent {
   position: bigint;
 }
 
-/** What an append came to: written (or recognised as already written: `position` null), or refused. */
+/**
+ * What an append came to: written, or recognised as already written (then `revision` and
+ * `position` are those of the original write), or refused.
+ */
 export type AppendOutcome =
   | { kind: 'success'; currentRevision: bigint; position: bigint | null }
   | { kind: 'wrong_expected_version'; currentRevision: bigint | null; expected: ExpectedRevision }
@@ -167,7 +175,17 @@ export class Database {
     const first = Number(expected + 1n);
     const all = events.every((e, i) => stored[first + i]?.id === e.id);
     if (!all) return undefined;
-    return { kind: 'success', currentRevision: BigInt(first + events.length - 1), position: null };
+    return this.alreadyWritten(stored, first + events.length - 1);
+  }
+
+  /**
+   * The acknowledgement of a write that already happened: as the real server does, it carries the
+   * revision and the `$all` position of the original write's last event, so that a retried append
+   * gets the same answer as the first one.
+   */
+  private alreadyWritten(stored: readonly StoredEvent[], last: number): AppendOutcome {
+    const event = stored[last]!;
+    return { kind: 'success', currentRevision: event.revision, position: event.position };
   }
 
   /** The best-effort check: only ids still in the cache are recognised. */
@@ -181,7 +199,7 @@ export class Database {
       // Part of the events was written before: the server refuses rather than guessing.
       return { kind: 'wrong_expected_version', currentRevision: BigInt(stored.length - 1), expected: { kind: 'any' } };
     }
-    return { kind: 'success', currentRevision: BigInt(first + events.length - 1), position: null };
+    return this.alreadyWritten(stored, first + events.length - 1);
   }
 
   private write(stream: string, events: readonly ProposedEvent[]): AppendOutcome {
@@ -220,6 +238,33 @@ export class Database {
 
   private notify() {
     for (const listener of [...this.listeners]) listener();
+  }
+
+  /**
+   * Writes a system record, as a node's own services do (statistics, settings, scavenges): no
+   * expected-revision check and no id cache, so that it never interferes with a client's appends.
+   */
+  appendSystem(stream: string, type: string, data: unknown): StoredEvent {
+    let state = this.streams.get(stream);
+    if (!state) {
+      state = { events: [], tombstoned: false };
+      this.streams.set(stream, state);
+    }
+    const created = BigInt(this.now().getTime()) * 10_000n;
+    const event = this.record(stream, BigInt(state.events.length), systemEvent(type, data), created);
+    state.events.push(event);
+    this.notify();
+    return event;
+  }
+
+  /** How many events the stream holds, hidden ones included: the revision its next event gets. */
+  streamLength(stream: string): bigint {
+    return BigInt(this.streams.get(stream)?.events.length ?? 0);
+  }
+
+  /** True when the stream was hard-deleted. */
+  isTombstoned(stream: string): boolean {
+    return this.streams.get(stream)?.tombstoned ?? false;
   }
 
   /** The stream's metadata: the data of the last `$metadata` event of its metastream. */
@@ -309,7 +354,10 @@ export class Database {
     return low;
   }
 
-  /** Soft delete: `$tb` past the last event; the stream can be written again, continuing its revisions. */
+  /**
+   * Soft delete: `$tb` past the last event, the rest of the stream's metadata (`$maxCount`, custom
+   * keys) kept, as the real server keeps it; the stream can be written again, continuing its revisions.
+   */
   softDelete(stream: string, expected: ExpectedRevision): DeleteOutcome {
     const state = this.streams.get(stream);
     if (state?.tombstoned) return { kind: 'stream_deleted' };
@@ -338,12 +386,20 @@ export class Database {
     return { kind: 'success', position: event.position };
   }
 
+  /**
+   * The expected-revision check of a delete. A stream that never existed can be deleted under `any`
+   * and `no_stream` (the server writes its metadata all the same); a soft-deleted stream counts as
+   * not existing for `no_stream`, and `stream_exists` on it is refused as "stream deleted", as the
+   * real server refuses it.
+   */
   private checkDelete(stream: string, expected: ExpectedRevision): DeleteOutcome | undefined {
     const stored = this.streams.get(stream)?.events ?? [];
     const current = stored.length === 0 ? null : BigInt(stored.length - 1);
+    const softDeleted = this.isSoftDeleted(stream);
+    if (softDeleted && expected.kind === 'stream_exists') return { kind: 'stream_deleted' };
     const ok =
       expected.kind === 'any' ||
-      (expected.kind === 'no_stream' && current === null) ||
+      (expected.kind === 'no_stream' && (current === null || softDeleted)) ||
       (expected.kind === 'stream_exists' && current !== null) ||
       (expected.kind === 'revision' && expected.revision === current);
     return ok ? undefined : { kind: 'wrong_expected_version', currentRevision: current, expected };

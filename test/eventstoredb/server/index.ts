@@ -4,7 +4,8 @@
  *
  * It implements, from the documented behaviour, what Ordo's adapter relies on: appends with every
  * kind of expected revision and the server's event-id idempotency, stream and `$all` reads in both
- * directions, filtered catch-up-then-live subscriptions to `$all`, soft delete and tombstone,
+ * directions, filtered catch-up-then-live subscriptions to `$all` (with the server's checkpoints)
+ * and to single streams, system records in `$all`, soft delete and tombstone,
  * stream metadata (`$maxCount`, `$tb`), the append size limit, and the error shapes the client
  * expects. It is not EventStoreDB: no clustering, ACLs, server-side projections, persistent
  * subscriptions, scavenging or real position values.
@@ -14,11 +15,25 @@ import { Database, type DatabaseOptions } from './database.js';
 import { Faults } from './faults.js';
 import { loadProtocol, type ProtocolSource } from './protocol.js';
 import { ConnectionRelay } from './proxy.js';
-import { addServices } from './service.js';
+import { addServices, type ServerStats } from './service.js';
+import { SystemActivity, seedSystemRecords, type SystemRecordOptions } from './system.js';
 
 export { Database, TOMBSTONE_REVISION, metastreamOf, type StoredEvent } from './database.js';
 export { Faults, type DelayFault, type FaultedMethod } from './faults.js';
 export type { ProtocolSource } from './protocol.js';
+export type { ServerStats } from './service.js';
+export { STATISTICS_STREAM, type SystemRecordOptions } from './system.js';
+
+/**
+ * The server version the test server reports through ServerFeatures, and the one whose gRPC
+ * behaviour it implements: EventStoreDB 23.10. That is the first version with every feature the
+ * server offers (BatchAppend since 21.10, `$all` positions on stream reads since 22.6, caught-up
+ * notices since 23.10, and checkpoints of filtered subscriptions, also when catch-up ends), and its
+ * caught-up notices carry no position or timestamp, as the server's do not; later versions add those
+ * and more (e.g. KurrentDB's multi-stream appends), which the server does not offer. Clients may
+ * choose features by this version, so it must not claim more than the server does.
+ */
+export const SERVER_VERSION = '23.10.0';
 
 /** How to start a {@link startTestServer test server}. */
 export interface TestServerOptions extends DatabaseOptions {
@@ -33,6 +48,12 @@ export interface TestServerOptions extends DatabaseOptions {
    * `@kurrent/kurrentdb-client`'s. Use the package of the client under test; one per process.
    */
   protocol?: ProtocolSource;
+  /**
+   * System records in `$all`, as a real node has: seeded at start, and written in the background
+   * every `intervalMs` (default 25 ms) until the server stops. `false` leaves `$all` to the
+   * clients' own writes. Default on.
+   */
+  systemRecords?: SystemRecordOptions | false;
 }
 
 /** A running test server. */
@@ -44,6 +65,10 @@ export interface TestServer {
   faults: Faults;
   /** The server's state, for tests that check what was (not) written. */
   database: Database;
+  /** What the server counted (e.g. events sent in answer to `$all` reads). */
+  stats: ServerStats;
+  /** The background writer of system records; `undefined` with `systemRecords: false`. */
+  systemActivity: SystemActivity | undefined;
   /** Cuts every client connection now. */
   dropConnections(): void;
   stop(): Promise<void>;
@@ -59,11 +84,15 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   });
   let relay: ConnectionRelay | undefined;
   const cutter = { dropAll: () => relay?.dropAll() };
+  const stats: ServerStats = { allReadEventsSent: 0 };
   addServices(server, database, faults, cutter, {
     batchAppend: options.batchAppend ?? true,
     caughtUpNotices: options.caughtUpNotices ?? true,
-    serverVersion: '24.10.0',
+    serverVersion: SERVER_VERSION,
+    stats,
   }, loadProtocol(options.protocol));
+  const systemRecords = options.systemRecords ?? {};
+  if (systemRecords) seedSystemRecords(database);
   const innerPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) =>
       error ? reject(error) : resolve(port),
@@ -71,13 +100,17 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   );
   relay = new ConnectionRelay(innerPort);
   const port = await relay.listen(options.port ?? 0);
+  const systemActivity = systemRecords ? new SystemActivity(database, systemRecords) : undefined;
   return {
     url: `esdb://127.0.0.1:${port}?tls=false`,
     port,
     faults,
     database,
+    stats,
+    systemActivity,
     dropConnections: () => relay!.dropAll(),
     async stop() {
+      systemActivity?.stop();
       faults.reset();
       server.forceShutdown();
       await relay!.close();

@@ -50,6 +50,14 @@ export interface ServiceOptions {
   caughtUpNotices: boolean;
   /** The version reported by ServerFeatures. */
   serverVersion: string;
+  /** Counters the server keeps, for tests that check what a client asked for. */
+  stats: ServerStats;
+}
+
+/** What the server counts. */
+export interface ServerStats {
+  /** Events sent in answer to `$all` reads (not subscriptions). */
+  allReadEventsSent: number;
 }
 
 /** Something that can cut every client connection (the relay in front of the server). */
@@ -147,11 +155,11 @@ async function handleRead(
   if (o.hasStream()) {
     const s = o.getStream()!;
     const stream = streamName(s.getStreamIdentifier());
+    const from = s.hasRevision() ? BigInt(s.getRevision()) : s.hasEnd() ? 'end' : 'start';
     if (o.hasSubscription()) {
-      call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'Stream subscriptions are not part of this test server' });
+      await subscribeToStream(call, db, options, stream, { from, writer, structuredIds });
       return;
     }
-    const from = s.hasRevision() ? BigInt(s.getRevision()) : s.hasEnd() ? 'end' : 'start';
     const outcome = await faults.around('read', () => db.readStream(stream, from, direction, count), () => call.cancelled);
     if (!outcome) return;
     if (outcome.kind === 'stream_deleted') {
@@ -178,59 +186,162 @@ async function handleRead(
     if (!events) return;
     for (const event of events) {
       if (call.cancelled) return;
+      options.stats.allReadEventsSent++;
       await writer.write(eventResponse(event, structuredIds));
     }
     call.end();
     return;
   }
 
-  // A catch-up subscription to $all: confirm, catch up, notice being caught up, then live.
-  const f = o.getFilter();
-  const checkpointEvery = filter
-    ? Math.max(1, (f!.hasMax() ? f!.getMax() : DEFAULT_WINDOW) * Math.max(1, f!.getCheckpointintervalmultiplier()))
-    : Number.POSITIVE_INFINITY;
+  await subscribeToAll(call, db, faults, cutter, options, { from, filter, writer, structuredIds });
+}
+
+/** Where a subscription starts, what it sends, and how. */
+interface SubscriptionStart<From> {
+  from: From;
+  filter?: AllFilter | undefined;
+  writer: Writer;
+  structuredIds: boolean;
+}
+
+/**
+ * How many examined events (matching or not) go between two checkpoints of a filtered
+ * subscription: the checkpoint interval multiplier times the search window (`max`, or 32 when the
+ * client sends `count`, as the real server defaults it). Unfiltered subscriptions get none.
+ */
+function checkpointIntervalOf(o: InstanceType<typeof streamsPb.ReadReq.Options>): number {
+  if (!o.hasFilter()) return Number.POSITIVE_INFINITY;
+  const f = o.getFilter()!;
+  return Math.max(1, (f.hasMax() ? f.getMax() : DEFAULT_WINDOW) * Math.max(1, f.getCheckpointintervalmultiplier()));
+}
+
+function checkpointResponse(position: bigint): ReadResp {
+  const p = String(position);
+  return new streamsPb.ReadResp().setCheckpoint(new streamsPb.ReadResp.Checkpoint().setCommitPosition(p).setPreparePosition(p));
+}
+
+/**
+ * A catch-up subscription to `$all`: confirm, catch up, then live. A filtered subscription gets a
+ * checkpoint every `checkpointInterval` events the server examines, matching or not, and one at the
+ * last examined position when catch-up ends, just before the caught-up notice, as a real server
+ * sends them: a client with a sparse filter learns its progress without reading what it skips.
+ */
+async function subscribeToAll(
+  call: grpc.ServerWritableStream<ReadReq, ReadResp>,
+  db: Database,
+  faults: Faults,
+  cutter: ConnectionCutter,
+  options: ServiceOptions,
+  start: SubscriptionStart<'start' | 'end' | bigint>,
+): Promise<void> {
+  const { from, filter, writer, structuredIds } = start;
+  const checkpointEvery = checkpointIntervalOf(call.request.getOptions()!);
   const plan = faults.takeSubscriptionDrop();
   let index = from === 'start' ? 0 : from === 'end' ? db.log.length : db.indexAtOrAfter(from);
   if (typeof from === 'bigint' && db.log[index]?.position === from) index++; // subscriptions start after the position
-  let scanned = 0;
+  let sinceCheckpoint = 0;
   let sent = 0;
   let live = false;
-  let wake: (() => void) | undefined;
-  const unsubscribe = db.onWrite(() => wake?.());
-  call.on('cancelled', () => wake?.());
-  try {
+  await liveLoop(call, db, async () => {
     await writer.write(new streamsPb.ReadResp().setConfirmation(new streamsPb.ReadResp.SubscriptionConfirmation().setSubscriptionId(randomUUID())));
-    while (!call.cancelled) {
-      while (index < db.log.length && !call.cancelled) {
-        const event = db.log[index++]!;
-        scanned++;
-        if (matches(event, filter)) {
-          await writer.write(eventResponse(event, structuredIds));
-          sent++;
-          if (plan !== undefined && sent >= plan) {
-            faults.subscriptionDropped();
-            cutter.dropAll();
-            return;
-          }
-        } else if (scanned % checkpointEvery === 0) {
-          const position = String(event.position);
-          await writer.write(new streamsPb.ReadResp().setCheckpoint(new streamsPb.ReadResp.Checkpoint().setCommitPosition(position).setPreparePosition(position)));
+  }, async () => {
+    while (index < db.log.length && !call.cancelled) {
+      const event = db.log[index++]!;
+      sinceCheckpoint++;
+      if (matches(event, filter)) {
+        await writer.write(eventResponse(event, structuredIds));
+        if (plan !== undefined && ++sent >= plan) {
+          faults.subscriptionDropped();
+          cutter.dropAll();
+          return false;
         }
       }
-      if (call.cancelled) return;
-      if (!live) {
-        live = true;
-        if (options.caughtUpNotices) await writer.write(new streamsPb.ReadResp().setCaughtUp(new streamsPb.ReadResp.CaughtUp()));
+      if (sinceCheckpoint >= checkpointEvery) {
+        sinceCheckpoint = 0;
+        await writer.write(checkpointResponse(event.position));
       }
+    }
+    if (call.cancelled || live) return !call.cancelled;
+    live = true;
+    const last = db.log[index - 1];
+    if (filter && last) {
+      sinceCheckpoint = 0;
+      await writer.write(checkpointResponse(last.position));
+    }
+    if (options.caughtUpNotices) await writer.write(new streamsPb.ReadResp().setCaughtUp(new streamsPb.ReadResp.CaughtUp()));
+    return !call.cancelled;
+  }, () => index < db.log.length);
+}
+
+/**
+ * Runs a subscription: `confirm`, then `catchUp` (sends what is there; `false` ends the call),
+ * then waits for writes (`pending` says whether there is something new) and catches up again,
+ * until the client cancels.
+ */
+async function liveLoop(
+  call: grpc.ServerWritableStream<ReadReq, ReadResp>,
+  db: Database,
+  confirm: () => Promise<void>,
+  catchUp: () => Promise<boolean>,
+  pending: () => boolean,
+): Promise<void> {
+  let wake: (() => void) | undefined;
+  const unsubscribe = db.onWrite(() => wake?.());
+  const onCancel = () => wake?.();
+  call.on('cancelled', onCancel);
+  try {
+    await confirm();
+    while (!call.cancelled) {
+      if (!(await catchUp())) return;
       await new Promise<void>((resolve) => {
         wake = resolve;
-        if (index < db.log.length || call.cancelled) resolve();
+        if (pending() || call.cancelled) resolve();
       });
       wake = undefined;
     }
   } finally {
     unsubscribe();
+    call.off('cancelled', onCancel);
   }
+}
+
+/**
+ * A catch-up subscription to one stream: the events after `from` (a revision, exclusive, as for
+ * `$all`), then live; a caught-up notice in between. The stream need not exist yet. A stream that
+ * is or becomes hard-deleted ends the call with "stream deleted", as on the real server.
+ */
+async function subscribeToStream(
+  call: grpc.ServerWritableStream<ReadReq, ReadResp>,
+  db: Database,
+  options: ServiceOptions,
+  stream: string,
+  start: SubscriptionStart<'start' | 'end' | bigint>,
+): Promise<void> {
+  const { from, writer, structuredIds } = start;
+  let next = from === 'start' ? 0n : from === 'end' ? nextRevisionOf(db, stream) : from + 1n;
+  let live = false;
+  await liveLoop(call, db, async () => {
+    await writer.write(new streamsPb.ReadResp().setConfirmation(new streamsPb.ReadResp.SubscriptionConfirmation().setSubscriptionId(randomUUID())));
+  }, async () => {
+    if (db.isTombstoned(stream)) {
+      call.emit('error', streamDeletedError(stream));
+      return false;
+    }
+    const outcome = db.readStream(stream, next, 'forwards', Number.MAX_SAFE_INTEGER);
+    for (const event of outcome.kind === 'events' ? outcome.events : []) {
+      if (call.cancelled) return false;
+      await writer.write(eventResponse(event, structuredIds));
+      next = event.revision + 1n;
+    }
+    if (!live && options.caughtUpNotices) await writer.write(new streamsPb.ReadResp().setCaughtUp(new streamsPb.ReadResp.CaughtUp()));
+    live = true;
+    return !call.cancelled;
+  }, () => db.isTombstoned(stream) || nextRevisionOf(db, stream) > next);
+}
+
+/** The revision the stream's next event will get (revisions continue after a soft delete). */
+function nextRevisionOf(db: Database, stream: string): bigint {
+  return db.streamLength(stream);
 }
 
 /** Writes with backpressure: waits for `drain` when the transport's buffer is full. */
@@ -362,7 +473,7 @@ function handleBatchAppend(
         : options.hasStreamExists()
           ? { kind: 'stream_exists' }
           : { kind: 'any' };
-    const deadline = options.hasDeadline() ? options.getDeadline()!.toDate().getTime() : Number.POSITIVE_INFINITY;
+    const deadline = deadlineOf(options, Date.now());
     const response = new streamsPb.BatchAppendResp().setCorrelationId(req.getCorrelationId()).setStreamIdentifier(identifier(stream));
     if (expected.kind === 'revision') response.setStreamPosition(String(expected.revision));
     else if (expected.kind === 'no_stream') response.setNoStream(new GoogleEmpty() as never);
@@ -386,6 +497,30 @@ function handleBatchAppend(
         call.write(batchOutcome(response, outcome));
       });
   });
+}
+
+/** The deadline fields a BatchAppend's options may carry, in either client's generated classes. */
+interface DeadlineFields {
+  hasDeadline21100?(): boolean;
+  getDeadline21100?(): { toDate(): Date } | undefined;
+  hasDeadline(): boolean;
+  getDeadline(): { toDate?(): Date; getSeconds?(): number; getNanos?(): number } | undefined;
+}
+
+/**
+ * The deadline of one BatchAppend request, in milliseconds since the epoch (infinite without one).
+ * The protocol has carried it in two fields, and a real server honours both: `deadline_21_10_0`, an
+ * absolute timestamp (what `@kurrent/kurrentdb-client` sends; `@eventstore/db-client`'s older
+ * generated code calls the same field `deadline`), and `deadline`, a duration from receipt in the
+ * newer protocol.
+ */
+function deadlineOf(options: unknown, receivedAt: number): number {
+  const o = options as DeadlineFields;
+  if (o.hasDeadline21100?.()) return o.getDeadline21100!()!.toDate().getTime();
+  if (!o.hasDeadline()) return Number.POSITIVE_INFINITY;
+  const d = o.getDeadline()!;
+  if (d.toDate) return d.toDate().getTime();
+  return receivedAt + (d.getSeconds?.() ?? 0) * 1000 + (d.getNanos?.() ?? 0) / 1e6;
 }
 
 function batchOutcome(response: BatchAppendResp, outcome: AppendOutcome): BatchAppendResp {

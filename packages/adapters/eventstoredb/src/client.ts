@@ -40,6 +40,8 @@ export interface ClientAppendResult {
 /** A running `$all` subscription: a readable stream of resolved events that can be cancelled. */
 export interface ClientSubscription {
   on(event: string, listener: (...args: never[]) => void): unknown;
+  /** Events received and not yet emitted (both clients' subscriptions are Node streams). */
+  readonly readableLength?: number;
   pause(): unknown;
   resume(): unknown;
   unsubscribe(): Promise<void>;

@@ -371,7 +371,7 @@ export class EventStoreDBEventStore implements EventStore {
       {
         client: this.client,
         visible: (event) => this.visible(event),
-        lastPosition: () => this.lastPosition(false),
+        headPosition: () => this.lastPosition(true),
         toError: (error) => this.toError(error),
         settings: this.subscriptionSettings,
       },
@@ -382,7 +382,12 @@ export class EventStoreDBEventStore implements EventStore {
     return subscription;
   }
 
-  /** The position of the last event an Ordo reader can see (system events and hidden streams skipped). */
+  /**
+   * The position of the last event a reader can see: system records and hidden streams, which keep
+   * `$all` growing on a real node, are passed over. Subscriptions report being caught up at this
+   * same head (see `subscription.ts`), so `waitFor(headPosition())` never waits for a position that
+   * only a system record holds.
+   */
   async headPosition(): Promise<bigint> {
     this.assertOpen();
     return this.lastPosition(true);

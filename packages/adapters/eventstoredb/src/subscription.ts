@@ -11,6 +11,19 @@
  *   of it is covered, `covered` moves to the head and `onCaughtUp(head)` is called. A probe runs
  *   when the server says the subscription turned live (servers since 23.10), when the subscription
  *   has been quiet for a while (older servers), and whenever the delivered events run out.
+ * - The server's checkpoints move `covered` without a read: a filtered subscription gets one every
+ *   so many events the server examined, matching or not, and one when catch-up ends, and each says
+ *   that every event up to it was examined and, if it matched, already sent. So a sparse filter over
+ *   a long log needs no client-side scan of what it skips: the probe starts from the last checkpoint.
+ * - Positions past the last user event. `$all` keeps growing with system records (and the
+ *   adapter's own checkpoint streams) that no reader sees, so `covered` often lies past
+ *   `headPosition()`, the last event a reader can see. `onCaughtUp` reports that head, not
+ *   `covered`: it is the position `waitFor(headPosition())` waits for, so a runner is caught up
+ *   exactly when the last user event is covered and never waits for a position only a system
+ *   record holds; and a quiet subscription reports nothing new while only system records arrive,
+ *   so an idle projection does not write a checkpoint for each of them (each checkpoint being
+ *   another record in `$all`). `covered` itself still moves past them, so that a resubscribe does
+ *   not examine them again.
  */
 import {
   matchesFilter,
@@ -24,6 +37,7 @@ import {
 import {
   clientPosition,
   commitPositionOf,
+  type ClientPosition,
   escapeRegex,
   isTransient,
   toRecordedEvent,
@@ -37,8 +51,8 @@ export interface SubscriptionContext {
   client: LooseClient;
   /** True for events Ordo readers see: not system events, not the adapter's own hidden streams. */
   visible(event: { streamName: string; type: string }): boolean;
-  /** The position of the last event in `$all`, of any kind; {@link START} when empty. */
-  lastPosition(): Promise<bigint>;
+  /** The position of the last event in `$all` that a reader can see (`headPosition()`); {@link START} when none. */
+  headPosition(): Promise<bigint>;
   /** Wraps errors the subscription gives up on. */
   toError(error: unknown): unknown;
   settings: SubscriptionSettings;
@@ -88,6 +102,7 @@ export function serverFilter(filter: LogFilter | undefined): Record<string, unkn
 
 type Item =
   | { kind: 'event'; resolved: ClientResolvedEvent }
+  | { kind: 'checkpoint'; position: bigint }
   | { kind: 'caughtUp' }
   | { kind: 'error'; error: unknown }
   | { kind: 'end' };
@@ -115,6 +130,37 @@ class Inbox {
   private push(item: Item) {
     this.items.push(item);
     this.wake?.();
+  }
+
+  /**
+   * Queues a server checkpoint behind every event the server sent before it. The client calls back
+   * for a checkpoint as soon as it reads it, possibly while events before it still sit in its
+   * buffer (a paused inbox), so this waits until they have been handed over: a checkpoint must
+   * never overtake an event, or `covered` would skip that event.
+   */
+  async checkpoint(position: bigint): Promise<void> {
+    await this.handedOver();
+    this.push({ kind: 'checkpoint', position });
+  }
+
+  private handedOver(): Promise<void> {
+    // Both clients' subscriptions are Node streams; the client interface only declares `on`.
+    const source = this.source as ClientSubscription & Pick<NodeJS.EventEmitter, 'off'>;
+    if (!((source.readableLength ?? 0) > 0)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if ((source.readableLength ?? 0) > 0) return;
+        source.off('data', check);
+        source.off('close', done);
+        resolve();
+      };
+      const done = () => {
+        source.off('data', check);
+        resolve();
+      };
+      source.on('data', check);
+      source.on('close', done);
+    });
   }
 
   get empty(): boolean {
@@ -157,7 +203,8 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
   const { client, settings } = context;
   const abort = new AbortController();
   const filter = options.filter;
-  let covered = options.after ?? START;
+  const start = options.after ?? START;
+  let covered = start;
   let noticed = false;
   let source: ClientSubscription | undefined;
 
@@ -167,41 +214,65 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
   let reported: bigint | undefined;
 
   /**
-   * Scans `(covered, head]`; moves `covered` to the head if nothing in it is for us, and reports
-   * being caught up (a quiet probe reports only progress).
+   * Scans `(covered, head]` (the head a reader sees); moves `covered` to the head if nothing in it
+   * is for us, and reports being caught up at the head (a quiet probe reports only progress).
    */
   async function probe(quiet = false): Promise<void> {
-    const head = await context.lastPosition();
-    if (head > covered) {
-      let from = covered;
-      for (;;) {
-        let count = 0;
-        let last = from;
-        let pending = false;
-        let beyond = false;
-        // Each page is read to its end: a read left half-consumed would keep its call open.
-        for await (const resolved of client.readAll({ fromPosition: clientPosition(from), maxCount: PROBE_PAGE, filter: serverFilter(filter) })) {
-          count++;
-          const position = commitPositionOf(resolved);
-          const e = resolved.event;
-          if (pending || position === undefined || !e || position <= from) continue;
-          if (position > head) beyond = true;
-          else if (wanted({ streamName: e.streamId, type: e.type })) pending = true; // on its way to us
-          else last = position;
-        }
-        if (pending || abort.signal.aborted) return;
-        if (beyond || last >= head || last <= from || count < PROBE_PAGE) break;
-        from = last;
+    const head = await context.headPosition();
+    if (head > covered && !(await nothingFor(head))) return;
+    if (head > covered) covered = head;
+    report(quiet, head);
+  }
+
+  /**
+   * True when `(covered, head]` holds no event this subscription would deliver; false when it holds
+   * one (still on its way to us) or the subscription stopped meanwhile.
+   */
+  async function nothingFor(head: bigint): Promise<boolean> {
+    let from = covered;
+    for (;;) {
+      let count = 0;
+      let last = from;
+      let pending = false;
+      let beyond = false;
+      // Each page is read to its end: a read left half-consumed would keep its call open.
+      for await (const resolved of client.readAll({ fromPosition: clientPosition(from), maxCount: PROBE_PAGE, filter: serverFilter(filter) })) {
+        count++;
+        const position = commitPositionOf(resolved);
+        const e = resolved.event;
+        if (pending || position === undefined || !e || position <= from) continue;
+        if (position > head) beyond = true;
+        else if (wanted({ streamName: e.streamId, type: e.type })) pending = true; // on its way to us
+        else last = position;
       }
-      if (head > covered) covered = head;
+      if (pending || abort.signal.aborted) return false;
+      if (beyond || last >= head || last <= from || count < PROBE_PAGE) return true;
+      from = last;
     }
-    if (abort.signal.aborted || (quiet && reported === covered)) return;
-    reported = covered;
+  }
+
+  /**
+   * Calls `onCaughtUp` with the reader's head (see the module comment), never less than where the
+   * subscription started, never more than `covered`; a quiet report that would repeat the last one
+   * is left out.
+   */
+  function report(quiet: boolean, head: bigint): void {
+    const at = head < covered ? (head > start ? head : start) : covered;
+    if (abort.signal.aborted || (quiet && reported === at)) return;
+    reported = at;
     try {
-      options.onCaughtUp?.(covered);
+      options.onCaughtUp?.(at);
     } catch (error) {
       throw new HandlerFailed(error);
     }
+  }
+
+  /**
+   * A server checkpoint: every event up to `position` was examined, and sent if it matched the
+   * server filter, so it is covered without reading it. The next probe starts from there.
+   */
+  function checkpointed(position: bigint): void {
+    if (position > covered) covered = position;
   }
 
   async function deliver(resolved: ClientResolvedEvent): Promise<void> {
@@ -219,9 +290,13 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
   }
 
   async function runOnce(): Promise<void> {
-    const subscription = client.subscribeToAll({ fromPosition: clientPosition(covered), filter: serverFilter(filter) });
+    let inbox: Inbox | undefined;
+    const subscription = client.subscribeToAll({
+      fromPosition: clientPosition(covered),
+      filter: { ...serverFilter(filter), checkpointReached: (_: unknown, at: ClientPosition) => inbox?.checkpoint(at.commit) },
+    });
     source = subscription;
-    const inbox = new Inbox(subscription);
+    inbox = new Inbox(subscription);
     let quietFor = settings.idleProbeMs;
     let probeDue = false;
     try {
@@ -236,6 +311,9 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
           case 'event':
             await deliver(item.resolved);
             if (noticed) probeDue = true;
+            break;
+          case 'checkpoint':
+            checkpointed(item.position);
             break;
           case 'caughtUp':
             noticed = true;

@@ -56,13 +56,23 @@ function compilerOptions() {
   return ts.parseJsonConfigFileContent(config.config, ts.sys, root).options;
 }
 
-/** True when a declaration carries a `/** … *\/` comment with text in it. */
+/**
+ * True when a declaration carries a `/** … *\/` comment with text in it. A comment followed by a
+ * blank line is about the file, not the declaration below it, though TypeScript attaches it there.
+ */
 function hasDocComment(declaration) {
   return ts.getJSDocCommentsAndTags(declaration).some((doc) => {
-    if (!ts.isJSDoc(doc)) return false;
+    if (!ts.isJSDoc(doc) || isDetached(doc)) return false;
     const text = typeof doc.comment === 'string' ? doc.comment : ts.getTextOfJSDocComment(doc.comment);
     return Boolean(text?.trim()) || (doc.tags ?? []).some((tag) => ts.getTextOfJSDocComment(tag.comment)?.trim());
   });
+}
+
+/** True when a blank line separates a doc comment from the code it precedes. */
+function isDetached(doc) {
+  const file = doc.getSourceFile();
+  const between = file.text.slice(doc.end, doc.parent.getStart(file));
+  return /\n[ \t]*\r?\n/.test(between);
 }
 
 /** The exported symbols of one entry point, each with its declarations. */

@@ -14,6 +14,7 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/** The retry policy a handler uses for the fields its `retry` option leaves out. */
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 25, baseDelayMs: 2, maxDelayMs: 100 };
 
 /** Who asked, and why: copied into every event's metadata. */
@@ -51,6 +52,7 @@ export interface CommandResult<Event extends EventOf, State> {
   attempts: number;
 }
 
+/** What {@link createCommandHandler} needs: the store to append to and the decider that decides. */
 export interface CommandHandlerOptions<Command, Event extends EventOf, State> {
   store: EventStore;
   decider: Decider<Command, Event, State>;

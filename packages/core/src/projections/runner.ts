@@ -65,6 +65,7 @@ export class ProjectionTimeoutError extends OrdoError {
   }
 }
 
+/** What {@link createProjectionRunner} runs: one projection over a store's global log, with its checkpoints. */
 export interface ProjectionRunnerOptions<Tx = unknown> {
   store: EventStore;
   checkpoints: CheckpointStore<Tx>;

@@ -63,6 +63,7 @@ export interface HistoryEntry {
   causationId?: string;
 }
 
+/** What {@link createOrderService} needs: the store, and optionally the lifecycle, clock and retry policy. */
 export interface OrderServiceOptions {
   store: EventStore;
   /** Default: {@link defaultLifecycle}. */

@@ -5,23 +5,29 @@ import { z } from 'zod';
  * is declared once. Money is integer minor units (cents) with an ISO 4217 currency code.
  */
 
+/** A currency: an ISO 4217 code in capitals, such as `EUR`. */
 export const currencySchema = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as "EUR"');
 
+/** An amount of money: whole minor units (cents) in one currency. */
 export const moneySchema = z.object({
   /** Minor units: 1250 is 12.50 in EUR. */
   amount: z.number().int('must be whole minor units (cents)').nonnegative(),
   currency: currencySchema,
 });
+/** An amount in minor units with its currency, e.g. `{ amount: 1250, currency: 'EUR' }` for 12.50 EUR. */
 export type Money = z.infer<typeof moneySchema>;
 
+/** One line of an order: a SKU and its name, how many, and the price of one. */
 export const orderLineSchema = z.object({
   sku: z.string().min(1).max(100),
   name: z.string().min(1).max(200),
   quantity: z.number().int().positive().max(100_000),
   unitPrice: moneySchema,
 });
+/** One line of an order, as validated by {@link orderLineSchema}. */
 export type OrderLine = z.infer<typeof orderLineSchema>;
 
+/** Who ordered: a name and at least one way to be notified (an e-mail address or an E.164 phone number). */
 export const customerSchema = z
   .object({
     name: z.string().min(1).max(200).optional(),
@@ -32,6 +38,7 @@ export const customerSchema = z
   .refine((c) => c.email !== undefined || c.phone !== undefined, {
     message: 'needs an email or a phone number to be notified',
   });
+/** Who ordered, as validated by {@link customerSchema}. */
 export type Customer = z.infer<typeof customerSchema>;
 
 /** An order number prefix, e.g. `GAM`. */
@@ -59,8 +66,10 @@ export const placeOrderInputSchema = z
       }
     });
   });
+/** What {@link OrderService.placeOrder} accepts (the input side of {@link placeOrderInputSchema}). */
 export type PlaceOrderInput = z.input<typeof placeOrderInputSchema>;
 
+/** An ISO 8601 timestamp with a time zone offset, as events record times (`2026-11-23T18:04:05.000Z`). */
 export const isoTimestamp = z.iso.datetime({ offset: true });
 const actor = z.string().min(1).max(200);
 const reason = z.string().min(1).max(2000);
@@ -68,6 +77,7 @@ const uuid = z.uuid();
 
 // ---- events -------------------------------------------------------------------------------------
 
+/** Data of `OrderPlaced`: the order as placed, with its total and who placed it when. */
 export const orderPlacedSchema = z.object({
   orderId: uuid,
   idempotencyKey: z.string(),
@@ -79,6 +89,7 @@ export const orderPlacedSchema = z.object({
   placedBy: actor,
 });
 
+/** Data of `OrderStatusChanged`: from which status to which, by whom, when and why. */
 export const orderStatusChangedSchema = z.object({
   orderId: uuid,
   from: z.string(),
@@ -92,6 +103,7 @@ export const orderStatusChangedSchema = z.object({
   providerRequestId: z.string().min(1).max(200).optional(),
 });
 
+/** Data of `PaymentRecorded`: a payment reference and amount recorded on the order. */
 export const paymentRecordedSchema = z.object({
   orderId: uuid,
   paymentId: z.string().min(1).max(200),
@@ -100,6 +112,7 @@ export const paymentRecordedSchema = z.object({
   at: isoTimestamp,
 });
 
+/** Data of `OrderNumberAssigned`: the number the numbering projection gave the order, and its prefix and day. */
 export const orderNumberAssignedSchema = z.object({
   orderId: uuid,
   number: z.string(),
@@ -116,9 +129,13 @@ export const orderEventSchemas = {
   OrderNumberAssigned: orderNumberAssignedSchema,
 } as const;
 
+/** Data of the `OrderPlaced` event. */
 export type OrderPlaced = z.infer<typeof orderPlacedSchema>;
+/** Data of the `OrderStatusChanged` event. */
 export type OrderStatusChanged = z.infer<typeof orderStatusChangedSchema>;
+/** Data of the `PaymentRecorded` event. */
 export type PaymentRecorded = z.infer<typeof paymentRecordedSchema>;
+/** Data of the `OrderNumberAssigned` event. */
 export type OrderNumberAssigned = z.infer<typeof orderNumberAssignedSchema>;
 
 /** The events of an order stream. */
@@ -128,6 +145,7 @@ export type OrderEvent =
   | { type: 'PaymentRecorded'; data: PaymentRecorded }
   | { type: 'OrderNumberAssigned'; data: OrderNumberAssigned };
 
+/** The type names of order events: `OrderPlaced`, `OrderStatusChanged`, `PaymentRecorded`, `OrderNumberAssigned`. */
 export type OrderEventType = OrderEvent['type'];
 
 // ---- commands -----------------------------------------------------------------------------------
@@ -177,4 +195,5 @@ export const orderCommandSchema = z.discriminatedUnion('type', [
     ...who,
   }),
 ]);
+/** A command of the order decider, as validated by {@link orderCommandSchema}. */
 export type OrderCommand = z.infer<typeof orderCommandSchema>;

@@ -3,7 +3,7 @@ import type { NewEvent, RecordedEvent } from '../events.js';
 /**
  * What an append expects of the stream:
  * - `'any'`: no check;
- * - `'no_stream'`: the stream must not exist yet (creating an order, a numbering slot);
+ * - `'no_stream'`: the stream must not exist yet (creating an entity, claiming a slot);
  * - `'stream_exists'`: the stream must have at least one event;
  * - a `bigint`: the version of the stream's last event (0-based), as the writer read it.
  */

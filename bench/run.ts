@@ -17,6 +17,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createDatabase, dropDatabase, startBenchServer } from './postgres.js';
 import { renderMarkdown, SCENARIO_TITLES, type RunInfo, type StepResult } from './report.js';
@@ -31,40 +32,68 @@ const CHILD_TIMEOUT_MS = 15 * 60_000;
 
 const USAGE = 'usage: pnpm bench [--quick] [--only 1,1a,1b,2,3,4,5,6] [--stores minimal,ordo,emmett] [--out DIR]';
 
-function parseArgs(argv: string[]) {
-  let quick = false;
-  let scenarios = ALL_SCENARIOS;
-  let stores = ALL_STORES;
-  let out = join(here, 'results');
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
-      return v;
-    };
-    if (arg === '--') continue;
-    else if (arg === '--quick') quick = true;
-    else if (arg === '--only') {
-      const wanted = value().split(',').map((s) => s.trim());
-      const chosen = new Set<ScenarioId>();
-      for (const w of wanted) {
-        const matches = ALL_SCENARIOS.filter((s) => s === w || s.startsWith(w));
-        if (matches.length === 0) throw new Error(`unknown scenario "${w}"\n${USAGE}`);
-        matches.forEach((m) => chosen.add(m));
-      }
-      scenarios = ALL_SCENARIOS.filter((s) => chosen.has(s));
-    } else if (arg === '--stores') {
-      const wanted = value().split(',').map((s) => s.trim());
-      for (const w of wanted) if (!ALL_STORES.includes(w as StoreName)) throw new Error(`unknown store "${w}"\n${USAGE}`);
-      stores = ALL_STORES.filter((s) => wanted.includes(s));
-    } else if (arg === '--out') out = resolve(process.cwd(), value());
-    else if (arg === '--help' || arg === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument "${arg}"\n${USAGE}`);
+/** The command line was wrong: the message says what; the usage follows it. */
+class UsageError extends Error {}
+
+/** Scenarios named by `--only`: each item is a scenario id or the start of some (`1` is 1a and 1b). */
+function scenariosOf(list: string): ScenarioId[] {
+  const chosen = new Set<ScenarioId>();
+  for (const wanted of list.split(',').map((s) => s.trim())) {
+    const matches = ALL_SCENARIOS.filter((s) => s === wanted || s.startsWith(wanted));
+    if (wanted === '' || matches.length === 0) throw new UsageError(`unknown scenario "${wanted}"`);
+    matches.forEach((m) => chosen.add(m));
   }
-  return { quick, scenarios, stores, out };
+  return ALL_SCENARIOS.filter((s) => chosen.has(s));
+}
+
+/** Stores named by `--stores`. */
+function storesOf(list: string): StoreName[] {
+  const wanted = list.split(',').map((s) => s.trim());
+  for (const w of wanted) if (!ALL_STORES.includes(w as StoreName)) throw new UsageError(`unknown store "${w}"`);
+  return ALL_STORES.filter((s) => wanted.includes(s));
+}
+
+/** Reads the command line with `parseArgs` (`--only 3` and `--only=3` alike). Throws {@link UsageError}. */
+function parseCommandLine(argv: string[]) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      // pnpm may pass a `--` before the script's own arguments.
+      args: argv[0] === '--' ? argv.slice(1) : argv,
+      options: {
+        quick: { type: 'boolean' },
+        only: { type: 'string' },
+        stores: { type: 'string' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  return {
+    help: values.help ?? false,
+    quick: values.quick ?? false,
+    scenarios: values.only === undefined ? ALL_SCENARIOS : scenariosOf(values.only),
+    stores: values.stores === undefined ? ALL_STORES : storesOf(values.stores),
+    out: values.out === undefined ? join(here, 'results') : resolve(process.cwd(), values.out),
+  };
+}
+
+/** The run's options; prints the usage and exits on `--help` (0) or a bad command line (2). */
+function optionsFromCommandLine() {
+  try {
+    const args = parseCommandLine(process.argv.slice(2));
+    if (!args.help) return args;
+    console.log(USAGE);
+    process.exit(0);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`pnpm bench: ${error.message}\n${USAGE}`);
+    process.exit(2);
+  }
 }
 
 /** Runs one step in a child process (the parent's loader flags are inherited, so it runs TypeScript). */
@@ -125,7 +154,7 @@ function revision(): string {
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  const args = optionsFromCommandLine();
   const sizes: Sizes = args.quick ? QUICK : FULL;
   const started = performance.now();
   const loadBefore = loadavg()[0]!;

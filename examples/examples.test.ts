@@ -36,6 +36,18 @@ describe('fulfillment example', () => {
   });
 });
 
+describe('demo', () => {
+  // The demo runs the story and then the checkout on one store: the checkout's numbers are its own.
+  test('on a fresh store the checkout numbers start at 0001 after the order story', async () => {
+    const store = new MemoryEventStore();
+    await orderStory(store);
+    const summary = await checkoutOrderNumbers(store, { checkouts: 20 });
+    expect(summary.firstNumber).toMatch(/^GAM-\d{8}-0001$/);
+    expect(summary.lastNumber).toMatch(/^GAM-\d{8}-0020$/);
+    await store.close();
+  });
+});
+
 describe('quick start', () => {
   test('quick start: numbered, confirmed once, audited', async () => {
     const result = await quickStart();

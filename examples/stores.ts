@@ -1,12 +1,13 @@
 /**
- * Which store the examples run on: `--store memory` (the default), `--store postgres` or
- * `--store eventstoredb`. PostgreSQL uses `DATABASE_URL` when set, otherwise a throwaway server
+ * The stores the examples run on: memory (the default), PostgreSQL or EventStoreDB (the demo's
+ * `--store`, read in demo-args.ts). PostgreSQL uses `DATABASE_URL` when set, otherwise a throwaway server
  * started from the PostgreSQL binaries on the machine; each run gets its own schema, dropped at the
  * end. EventStoreDB uses `EVENTSTOREDB_URL` when set, otherwise the in-process test server that
  * speaks its protocol.
  */
 import { MemoryEventStore, type EventStore } from '@ordo/core';
 
+/** Which store to open. */
 export type StoreKind = 'memory' | 'postgres' | 'eventstoredb';
 
 export interface OpenedStore {
@@ -16,13 +17,7 @@ export interface OpenedStore {
   close(): Promise<void>;
 }
 
-export function storeKindFromArgs(args: readonly string[]): StoreKind {
-  const i = args.indexOf('--store');
-  const kind = i >= 0 ? args[i + 1] : 'memory';
-  if (kind === 'memory' || kind === 'postgres' || kind === 'eventstoredb') return kind;
-  throw new Error(`--store takes memory, postgres or eventstoredb, not "${kind}"`);
-}
-
+/** Opens a store of the given kind, starting a throwaway server when no URL names one. */
 export async function openStore(kind: StoreKind): Promise<OpenedStore> {
   if (kind === 'postgres') return openPostgres();
   if (kind === 'eventstoredb') return openEventStoreDB();

@@ -20,6 +20,9 @@ export async function orderStory(store: EventStore): Promise<OrderStorySummary> 
     customer: { name: 'Ada', email: 'ada@example.com' },
     currency: 'EUR',
     lines: [{ sku: 'PIZZA-M', name: 'Margherita', quantity: 2, unitPrice: { amount: 950, currency: 'EUR' } }],
+    // A prefix of its own: the demo runs the checkout next on the same store, and its numbers
+    // (the numbering projection's default prefix) should start at 0001.
+    prefix: 'STORY',
   };
 
   const first = await orders.placeOrder(cart, { actor: 'checkout', correlationId: 'payment-callback' });

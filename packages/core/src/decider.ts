@@ -5,8 +5,8 @@ import type { EventOf } from './events.js';
  * `decide` and `evolve` do no I/O and read no clock: time, ids and the actor arrive on the command,
  * so a decision can be replayed and tested with plain values.
  *
- * `decide` returns `[]` when the command is already satisfied (asking for the status an order
- * already has), and throws a typed domain error when the command is not allowed.
+ * `decide` returns `[]` when the command is already satisfied (asking for a state the entity is
+ * already in), and throws a typed domain error when the command is not allowed.
  */
 export interface Decider<Command, Event extends EventOf, State> {
   readonly initialState: State;

@@ -7,7 +7,7 @@
 export interface EventMetadata {
   /** The command that produced this event; a retried command has the same id. */
   commandId?: string;
-  /** Groups everything caused by one outside request (an HTTP call, a payment callback). */
+  /** Groups everything caused by one outside request (an HTTP call, a webhook delivery). */
   correlationId?: string;
   /** The id of the event or command that directly caused this one. */
   causationId?: string;

@@ -1,7 +1,9 @@
 /**
- * @ordo/core — the event-sourcing kernel of Ordo; it knows no domain: deciders, event envelopes,
+ * The event-sourcing kernel of Ordo; it knows no domain: deciders, event envelopes,
  * typed errors, the event store port with optimistic concurrency and idempotent retries, the
  * in-memory reference store, the command handler and the projection runner.
+ *
+ * @module @ordo/core
  */
 export * from './errors.js';
 export * from './events.js';

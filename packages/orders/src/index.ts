@@ -1,7 +1,9 @@
 /**
- * @ordo/orders — the order domain on the Ordo kernel: the lifecycle as data, zod schemas of
+ * The order domain on the Ordo kernel: the lifecycle as data, zod schemas of
  * commands and events, the order decider and service, and what is derived from the log: order
  * numbers, notifications and the fulfillment process manager.
+ *
+ * @module @ordo/orders
  */
 export * from './order/lifecycle.js';
 export * from './order/stream.js';

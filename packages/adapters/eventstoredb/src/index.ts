@@ -1,6 +1,8 @@
 /**
- * @ordo/eventstoredb — Ordo's event store and projection checkpoints on EventStoreDB (KurrentDB),
+ * Ordo's event store and projection checkpoints on EventStoreDB (KurrentDB),
  * through the service's own `@eventstore/db-client` (or `@kurrent/kurrentdb-client`) instance.
+ *
+ * @module @ordo/eventstoredb
  */
 export {
   EventStoreDBEventStore,

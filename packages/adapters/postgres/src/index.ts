@@ -1,8 +1,10 @@
 /**
- * @ordo/postgres — the PostgreSQL event store and checkpoint store for Ordo: atomic appends with
+ * The PostgreSQL event store and checkpoint store for Ordo: atomic appends with
  * expected versions and idempotent retries, a gap-free global log with LISTEN/NOTIFY wake-ups,
  * compare-and-set checkpoints that commit together with a projection's own writes, and the
  * migration runner that other packages use for their own tables.
+ *
+ * @module @ordo/postgres
  */
 export { PostgresEventStore, type PostgresEventStoreOptions } from './event-store.js';
 export { PostgresCheckpointStore, type PostgresCheckpointStoreOptions } from './checkpoints.js';

@@ -31,7 +31,7 @@ export interface Projection<Tx = unknown> {
   handle?(event: RecordedEvent, context: ProjectionContext<Tx>): Promise<void> | void;
   /**
    * Applies several events at once, in log order: for projections that can do a batch in fewer
-   * round trips (order numbers claim a whole batch with one append). If a batch keeps failing, the
+   * round trips (one append or one SQL statement for the whole batch). If a batch keeps failing, the
    * runner hands events over one at a time to find the one that fails.
    */
   handleBatch?(events: readonly RecordedEvent[], context: ProjectionContext<Tx>): Promise<void>;
@@ -65,6 +65,7 @@ export class ProjectionTimeoutError extends OrdoError {
   }
 }
 
+/** What {@link createProjectionRunner} runs: one projection over a store's global log, with its checkpoints. */
 export interface ProjectionRunnerOptions<Tx = unknown> {
   store: EventStore;
   checkpoints: CheckpointStore<Tx>;

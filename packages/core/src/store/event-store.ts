@@ -3,7 +3,7 @@ import type { NewEvent, RecordedEvent } from '../events.js';
 /**
  * What an append expects of the stream:
  * - `'any'`: no check;
- * - `'no_stream'`: the stream must not exist yet (creating an order, a numbering slot);
+ * - `'no_stream'`: the stream must not exist yet (creating an entity, claiming a slot);
  * - `'stream_exists'`: the stream must have at least one event;
  * - a `bigint`: the version of the stream's last event (0-based), as the writer read it.
  */
@@ -17,10 +17,12 @@ export interface AppendResult {
   lastGlobalPosition: bigint;
 }
 
+/** Options of {@link EventStore.appendToStream}. */
 export interface AppendOptions {
   expectedVersion: ExpectedVersion;
 }
 
+/** Which part of one stream {@link EventStore.readStream} returns; by default all of it, forwards. */
 export interface ReadStreamOptions {
   /** First version to read (forwards) or last version to read (backwards). */
   fromVersion?: bigint;
@@ -28,6 +30,7 @@ export interface ReadStreamOptions {
   direction?: 'forwards' | 'backwards';
 }
 
+/** One stream's events as read, with the version to expect when appending after them. */
 export interface ReadStreamResult {
   /** The stream's current version (its last event's), or `null` when the stream does not exist. */
   version: bigint | null;
@@ -42,6 +45,7 @@ export interface LogFilter {
   streamPrefixes?: readonly string[];
 }
 
+/** Where {@link EventStore.readAll} starts in the global log, how much it reads and what it keeps. */
 export interface ReadAllOptions {
   /** Deliver events with a global position strictly greater than this. Default {@link START}. */
   after?: bigint;
@@ -49,6 +53,7 @@ export interface ReadAllOptions {
   filter?: LogFilter;
 }
 
+/** Where a subscription to the global log starts, what it delivers, and the callbacks it calls. */
 export interface SubscribeOptions {
   /** Deliver events with a global position strictly greater than this. Default {@link START}. */
   after?: bigint;

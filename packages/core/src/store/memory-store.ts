@@ -16,6 +16,7 @@ import {
 import { runSubscription } from './subscription-loop.js';
 import { DEFAULT_APPEND_LIMITS, streamNameIssues, validateAppend, type AppendLimits } from './validation.js';
 
+/** Options of {@link MemoryEventStore}: append limits and the clock that stamps `recordedAt`. */
 export interface MemoryEventStoreOptions {
   limits?: Partial<AppendLimits>;
   /** Clock for `recordedAt`. */

@@ -10,6 +10,7 @@ export interface AppendLimits {
   maxBatchSize: number;
 }
 
+/** The limits a store applies when it is given none: 1 MiB per event, 10,000 events per append. */
 export const DEFAULT_APPEND_LIMITS: AppendLimits = { maxEventBytes: 1024 * 1024, maxBatchSize: 10_000 };
 
 const STREAM_NAME_MAX = 200;

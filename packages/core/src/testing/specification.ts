@@ -17,13 +17,14 @@ export interface ThenStep<Event> {
 }
 
 /**
- * given / when / then for any decider, with no store and no clock:
+ * given / when / then for any decider, with no store and no clock. Here `counter` is a decider whose
+ * `Add` command records `Added` events, refuses to go past 10 and does nothing when adding 0:
  *
  * @example
- * const spec = specification(createOrderDecider());
- * spec.given([placed]).when(changeStatus('confirmed')).then([confirmed]);
- * spec.given([placed, confirmed]).when(changeStatus('confirmed')).thenNothing();
- * spec.given([placed]).when(changeStatus('delivered')).thenThrows(InvalidTransitionError);
+ * const spec = specification(counter);
+ * spec.given([]).when({ type: 'Add', amount: 3 }).then([{ type: 'Added', data: { amount: 3 } }]);
+ * spec.given([{ type: 'Added', data: { amount: 3 } }]).when({ type: 'Add', amount: 0 }).thenNothing();
+ * spec.given([{ type: 'Added', data: { amount: 9 } }]).when({ type: 'Add', amount: 2 }).thenThrows(LimitExceededError);
  */
 export function specification<Command, Event extends EventOf, State>(decider: Decider<Command, Event, State>) {
   return {

@@ -40,6 +40,7 @@ export type ProviderUpdate =
   | { state: 'completed' }
   | { state: 'failed'; reason: string };
 
+/** What {@link createFulfillment} needs: the store and the provider, and optionally the clock, the submission timeout and the attempt limit. */
 export interface FulfillmentOptions {
   store: EventStore;
   provider: FulfillmentProvider;
@@ -61,6 +62,7 @@ export interface PendingSubmission {
   since: string;
 }
 
+/** The running fulfillment process manager: its timer, the provider's reports, an operator's manual completion. */
 export interface Fulfillment {
   /** Reads the log (finding orders already in `submitting`), then follows it and schedules the timer. */
   start(): Promise<void>;
@@ -91,6 +93,12 @@ export function fulfillmentKey(orderId: string): string {
   return `fulfillment:${orderId}`;
 }
 
+/**
+ * Creates the fulfillment process manager: orders entering `submitting` are submitted to `provider`
+ * under {@link fulfillmentKey}, and submissions stuck past `submissionTimeoutMs` are submitted again
+ * (same key) until `maxAttempts`, then failed with the reason. Call `start()`, or drive the timer
+ * with `tick(now)`.
+ */
 export function createFulfillment(options: FulfillmentOptions): Fulfillment {
   const { store, provider } = options;
   const clock = options.clock ?? (() => new Date());

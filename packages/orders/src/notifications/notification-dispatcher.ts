@@ -21,6 +21,7 @@ export interface Sender {
   send(notification: NotificationRequest, options: { idempotencyKey: string; attempt: number }): Promise<unknown>;
 }
 
+/** What {@link createNotificationDispatcher} needs: the store, your {@link Sender}, and retry, lease and concurrency tuning. */
 export interface NotificationDispatcherOptions {
   store: EventStore;
   sender: Sender;
@@ -52,6 +53,7 @@ export interface DispatcherStats {
   inFlight: number;
 }
 
+/** Delivers requested notifications through a {@link Sender}, recording every attempt in the notification's stream. */
 export interface NotificationDispatcher {
   start(): Promise<void>;
   /** Stops taking new work and waits for sends in progress to be recorded. */

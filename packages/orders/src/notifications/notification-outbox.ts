@@ -13,6 +13,7 @@ import {
 } from './notification-dispatcher.js';
 import { notificationRequestsProjection, type NotificationRules } from './notifications.js';
 
+/** What {@link createNotifications} needs: the store, your {@link Sender}, and optionally the rules, checkpoints and dispatcher tuning. */
 export interface NotificationsOptions {
   store: EventStore;
   sender: Sender;

@@ -15,6 +15,7 @@ import type { Customer, OrderPlaced, OrderStatusChanged } from '../order/schemas
  * Nothing here is on the write path of an order: a failing sender cannot fail a status change.
  */
 
+/** How a customer is notified: `email` goes to `customer.email`, `sms` to `customer.phone`. */
 export type NotificationChannel = 'email' | 'sms';
 
 /** Which channels and template an order event notifies on. */
@@ -29,6 +30,7 @@ export interface NotificationRule {
  */
 export type NotificationRules = Readonly<Record<string, NotificationRule>>;
 
+/** The rules used when none are given: e-mail on placed, confirmed, delivered, completed and refunded; e-mail and SMS when out for delivery or cancelled. */
 export const defaultNotificationRules: NotificationRules = {
   placed: { channels: ['email'], template: 'order-received' },
   confirmed: { channels: ['email'], template: 'order-confirmed' },
@@ -64,6 +66,7 @@ export const NotificationEvents = {
   DeadLettered: 'NotificationDeadLettered',
 } as const;
 
+/** The prefix of every notification stream (`notification-<dedupeKey>`); subscribe with it to read only notifications. */
 export const NOTIFICATION_STREAM_PREFIX = 'notification-';
 
 /** The stream holding one notification's request and every delivery attempt. */
@@ -117,6 +120,7 @@ export function notificationsFor(
 
 const REQUEST_NAMESPACE = '1d4b7c52-6a0e-4f3b-9e21-5c8a7d9f0e13';
 
+/** What {@link notificationRequestsProjection} needs: the store to read orders from and append requests to, and the rules. */
 export interface NotificationRequestsOptions {
   store: EventStore;
   rules?: NotificationRules;

@@ -80,6 +80,7 @@ export class OrderNumberTimeoutError extends OrdoError {
   }
 }
 
+/** What {@link createOrderNumbers} needs: the store, and the default prefix, time zone and checkpoint store. */
 export interface OrderNumbersOptions {
   store: EventStore;
   /** Prefix for orders placed without one. Default `ORD`. */

@@ -53,6 +53,7 @@ const orderContents = {
 
 /** What a caller gives to place an order. */
 export const placeOrderInputSchema = z.strictObject(orderContents).superRefine(checkLines);
+/** What `placeOrder` takes, before defaults are applied. */
 export type PlaceOrderInput = z.input<typeof placeOrderInputSchema>;
 
 /** Every command names its order, who asks and when: the decider reads no clock. */

@@ -63,9 +63,13 @@ export const orderEventSchemas = {
   OrderNumberAssigned: orderNumberAssignedSchema,
 } as const;
 
+/** Data of `OrderPlaced`: the order as placed, with its total. */
 export type OrderPlaced = z.infer<typeof orderPlacedSchema>;
+/** Data of `OrderStatusChanged`: from which status to which, by whom and why. */
 export type OrderStatusChanged = z.infer<typeof orderStatusChangedSchema>;
+/** Data of `PaymentRecorded`: one payment, identified by the provider's payment id. */
 export type PaymentRecorded = z.infer<typeof paymentRecordedSchema>;
+/** Data of `OrderNumberAssigned`: the order's human-readable number. */
 export type OrderNumberAssigned = z.infer<typeof orderNumberAssignedSchema>;
 
 /** The events of an order stream. */
@@ -75,4 +79,5 @@ export type OrderEvent =
   | { type: 'PaymentRecorded'; data: PaymentRecorded }
   | { type: 'OrderNumberAssigned'; data: OrderNumberAssigned };
 
+/** The type names of the order stream's events. */
 export type OrderEventType = OrderEvent['type'];

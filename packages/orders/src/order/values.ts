@@ -49,12 +49,15 @@ export const recordedValues = valueSchemas(z.object);
 
 /** An amount in minor units and its currency, as callers send it. */
 export const moneySchema = sent.money;
+/** An amount in minor units (cents) and its ISO 4217 currency. */
 export type Money = z.infer<typeof moneySchema>;
 
 /** One line of an order, as callers send it. */
 export const orderLineSchema = sent.line;
+/** One line of an order: what, how many, at what unit price. */
 export type OrderLine = z.infer<typeof orderLineSchema>;
 
 /** Who to notify: an email or a phone number at least, as callers send it. */
 export const customerSchema = sent.customer;
+/** Who ordered, and how to reach them. */
 export type Customer = z.infer<typeof customerSchema>;

@@ -1,7 +1,9 @@
 /**
- * @ordo/orders/postgres — SQL lookup tables for orders (`order_numbers`, `notification_outbox`),
+ * SQL lookup tables for orders (`order_numbers`, `notification_outbox`),
  * kept by projections that write them in the transaction that moves their checkpoint, with their
  * own migrations. Needs `@ordo/postgres` and `pg` (peer dependencies).
+ *
+ * @module @ordo/orders/postgres
  */
 export { migrateOrderTables, ORDER_TABLES_VERSION } from './schema.js';
 export {

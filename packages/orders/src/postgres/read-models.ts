@@ -456,7 +456,7 @@ export interface PostgresReadModelsOptions {
   pool?: pg.Pool;
   /** Schema of the tables and checkpoints. Default: the store's schema, else `ordo`. */
   schema?: string;
-  /** Events applied per transaction (at most). Default 100. */
+  /** Events applied per transaction (at most). Default 500, the projection runner's. */
   checkpointEvery?: number;
   /** Projection names (checkpoint keys). Defaults {@link ORDER_NUMBERS_TABLE_PROJECTION}, {@link NOTIFICATION_OUTBOX_TABLE_PROJECTION}. */
   names?: { orderNumbers?: string; notificationOutbox?: string };

@@ -1,6 +1,6 @@
 import { v5 as uuidv5 } from 'uuid';
 import type { Decider } from './decider.js';
-import { WrongExpectedVersionError } from './errors.js';
+import { isWrongExpectedVersionError, WrongExpectedVersionError } from './errors.js';
 import type { EventMetadata, EventOf, NewEvent, RecordedEvent } from './events.js';
 import type { EventStore } from './store/event-store.js';
 import { sleep } from './store/subscription-loop.js';
@@ -201,7 +201,7 @@ export function createCommandHandler<Command, Event extends EventOf, State>(
         appendedPosition = appended.lastGlobalPosition;
         firstVersion = appended.nextExpectedVersion - BigInt(events.length - 1);
       } catch (error) {
-        if (!(error instanceof WrongExpectedVersionError)) {
+        if (!isWrongExpectedVersionError(error)) {
           // One command's events may be what the store refused: then each command goes alone.
           if (batch.length > 1) {
             for (const pending of batch) {

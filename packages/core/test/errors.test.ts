@@ -24,7 +24,8 @@ import {
 
 // A second, separately evaluated copy of the errors module: what an application gets when it loads
 // the ESM build of @ordo/core and a CommonJS adapter loads the CommonJS build.
-const other = (await import('../src/errors.ts?second-copy')) as typeof import('../src/errors.js');
+const secondCopy = '../src/errors.ts?second-copy';
+const other = (await import(/* @vite-ignore */ secondCopy)) as typeof import('../src/errors.js');
 
 const examples = () => [
   { error: new WrongExpectedVersionError('s', 1n, 2n), code: 'wrong_expected_version', guard: isWrongExpectedVersionError },

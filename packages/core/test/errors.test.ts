@@ -76,6 +76,14 @@ describe('Ordo errors', () => {
     expect(new WrongExpectedVersionError('s', 1n, 2n) instanceof other.WrongExpectedVersionError).toBe(true);
   });
 
+  it('narrows types with instanceof and with the guards', () => {
+    const caught: unknown = new other.WrongExpectedVersionError('orders-1', 1n, 2n);
+    // These lines compile only if both checks narrow `unknown` to the error class.
+    const viaInstanceof = caught instanceof WrongExpectedVersionError ? caught.stream : undefined;
+    const viaGuard = isWrongExpectedVersionError(caught) ? caught.actual : undefined;
+    expect([viaInstanceof, viaGuard]).toEqual(['orders-1', 2n]);
+  });
+
   it('recognises a subclass from another copy as an instance of its parent class', () => {
     class OrderGone extends other.StreamNotFoundError {
       static override readonly code = 'order_gone';

@@ -41,7 +41,10 @@ function sourceOfExport(dir, subpath, target) {
 /** `{ name: '@ordo/orders/postgres', file }` for every entry point of every package. */
 function entryPoints() {
   return workspacePackages().flatMap(({ dir, pkg }) =>
-    Object.entries(pkg.exports).map(([subpath, target]) => ({
+    Object.entries(pkg.exports)
+      // `./package.json` is metadata, not code.
+      .filter(([subpath]) => !subpath.endsWith('.json'))
+      .map(([subpath, target]) => ({
       name: subpath === '.' ? pkg.name : `${pkg.name}/${subpath.replace(/^\.\//, '')}`,
       file: sourceOfExport(dir, subpath, target),
     })),

@@ -9,6 +9,7 @@ export type EventStoreDBErrorKind = 'unavailable' | 'timeout' | 'stream_deleted'
  * again (same event ids) is safe: a write that went through is recognised and not repeated.
  */
 export class EventStoreDBError extends OrdoError {
+  static override readonly code: string = 'eventstoredb';
   override name = 'EventStoreDBError';
   constructor(
     readonly kind: EventStoreDBErrorKind,
@@ -21,6 +22,7 @@ export class EventStoreDBError extends OrdoError {
 
 /** The server could not be reached, or the connection dropped, and retrying did not help. */
 export class EventStoreDBUnavailableError extends EventStoreDBError {
+  static override readonly code = 'eventstoredb_unavailable';
   override name = 'EventStoreDBUnavailableError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('unavailable', message, options);
@@ -29,6 +31,7 @@ export class EventStoreDBUnavailableError extends EventStoreDBError {
 
 /** The call's deadline passed before the server answered. */
 export class EventStoreDBTimeoutError extends EventStoreDBError {
+  static override readonly code = 'eventstoredb_timeout';
   override name = 'EventStoreDBTimeoutError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('timeout', message, options);
@@ -37,6 +40,7 @@ export class EventStoreDBTimeoutError extends EventStoreDBError {
 
 /** The stream was hard-deleted (tombstoned): it can be neither read nor written again. */
 export class EventStoreDBStreamDeletedError extends EventStoreDBError {
+  static override readonly code = 'eventstoredb_stream_deleted';
   override name = 'EventStoreDBStreamDeletedError';
   constructor(readonly stream: string, options?: { cause?: unknown }) {
     super('stream_deleted', `Stream "${stream}" is deleted in EventStoreDB`, options);

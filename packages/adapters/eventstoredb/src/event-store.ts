@@ -1,6 +1,7 @@
 import {
   DEFAULT_APPEND_LIMITS,
   DuplicateEventIdError,
+  isOrdoError,
   OrdoError,
   START,
   ValidationError,
@@ -446,7 +447,7 @@ export class EventStoreDBEventStore implements EventStore {
 
   /** Turns a client error into an Ordo error. */
   private toError(error: unknown, stream?: string): unknown {
-    if (error instanceof OrdoError) return error;
+    if (isOrdoError(error)) return error;
     const type = errorType(error);
     const message = error instanceof Error ? error.message : String(error);
     if (type === 'stream-deleted' || type === 'stream-tombstoned') {

@@ -1,5 +1,5 @@
 import type { Decider } from '../decider.js';
-import { WrongExpectedVersionError } from '../errors.js';
+import { isWrongExpectedVersionError, WrongExpectedVersionError } from '../errors.js';
 import type { EventOf, RecordedEvent } from '../events.js';
 import type { AppendResult, EventStore } from '../store/event-store.js';
 import { sleep } from '../store/subscription-loop.js';
@@ -73,7 +73,7 @@ export async function transactBatch<Command, Event extends EventOf, State>(
         expectedVersion: view.version === null ? 'no_stream' : view.version,
       });
     } catch (error) {
-      if (!(error instanceof WrongExpectedVersionError)) return commandByCommand(deps, stream, view, batch, error);
+      if (!isWrongExpectedVersionError(error)) return commandByCommand(deps, stream, view, batch, error);
       if (attempt >= retry.maxAttempts) {
         throw new WrongExpectedVersionError(error.stream, error.expected, error.actual, attempt);
       }

@@ -5,6 +5,7 @@ import { OrdoError } from '../errors.js';
  * the checkpoint and carries on from there (its effects, if any, were fenced or are absorbed).
  */
 export class CheckpointConflictError extends OrdoError {
+  static override readonly code = 'checkpoint_conflict';
   override name = 'CheckpointConflictError';
   constructor(
     readonly projection: string,

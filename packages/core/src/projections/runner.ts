@@ -1,8 +1,8 @@
-import { OrdoError } from '../errors.js';
+import { isCheckpointConflictError, isProjectionFailedError, OrdoError } from '../errors.js';
 import type { RecordedEvent } from '../events.js';
 import { START, type EventStore, type Subscription } from '../store/event-store.js';
 import { sleep } from '../store/subscription-loop.js';
-import { CheckpointConflictError, type CheckpointStore } from './checkpoints.js';
+import type { CheckpointStore } from './checkpoints.js';
 
 /** What a projection's code gets with each event. */
 export interface ProjectionContext<Tx = unknown> {
@@ -39,6 +39,7 @@ export interface Projection<Tx = unknown> {
 
 /** A projection stopped on an event it could not handle. Restarting resumes at that event. */
 export class ProjectionFailedError extends OrdoError {
+  static override readonly code = 'projection_failed';
   override name = 'ProjectionFailedError';
   constructor(
     readonly projection: string,
@@ -55,6 +56,7 @@ export class ProjectionFailedError extends OrdoError {
 
 /** A wait for a projection ran out of time. */
 export class ProjectionTimeoutError extends OrdoError {
+  static override readonly code = 'projection_timeout';
   override name = 'ProjectionTimeoutError';
   constructor(
     readonly projection: string,
@@ -167,7 +169,7 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
         await work();
         return { ok: true };
       } catch (error) {
-        if (error instanceof CheckpointConflictError || stopping) throw error;
+        if (isCheckpointConflictError(error) || stopping) throw error;
         if (attempt >= retry.maxAttempts) return { ok: false, error, attempts: attempt };
         await sleep(Math.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1)));
       }
@@ -219,7 +221,7 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
       await handleBatch(batch);
     } catch (error) {
       // Keep what was done before the poison event, so a restart resumes exactly at it.
-      if (error instanceof ProjectionFailedError && !transactional) await saveCheckpoint(position).catch(() => undefined);
+      if (isProjectionFailedError(error) && !transactional) await saveCheckpoint(position).catch(() => undefined);
       throw error;
     }
     if (!transactional) await saveCheckpoint(position);
@@ -248,14 +250,14 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
 
   function onSubscriptionError(error: unknown) {
     if (stopping) return;
-    if (error instanceof CheckpointConflictError) {
+    if (isCheckpointConflictError(error)) {
       // Another copy moved the checkpoint: start again from where it got to.
       void restart();
       return;
     }
     status = 'failed';
     failure =
-      error instanceof ProjectionFailedError
+      isProjectionFailedError(error)
         ? error
         : new ProjectionFailedError(projection.name, { stream: '', version: -1n, position, type: '(read)' }, 1, error);
     void subscription?.stop();

@@ -5,7 +5,7 @@ import {
   type ProjectionRunner,
   type RecordedEvent,
 } from '@ordo/core';
-import { InvalidTransitionError } from '../order/lifecycle.js';
+import { isInvalidTransitionError } from '../order/lifecycle.js';
 import type { Order } from '../order/order-decider.js';
 import { createOrderService, type OrderService } from '../order/order-service.js';
 import type { OrderStatusChanged } from '../order/schemas.js';
@@ -149,7 +149,7 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
       await orders.recordProviderRequest(orderId, requestId, { actor, commandId: `fulfillment:${orderId}:${attempt}:accepted` });
     } catch (error) {
       // A late answer for an order that was given up on, or already recorded: the history shows why.
-      if (!(error instanceof InvalidTransitionError)) throw error;
+      if (!isInvalidTransitionError(error)) throw error;
     }
   }
 
@@ -255,7 +255,7 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
           await orders.markProcessing(orderId, by);
         } catch (error) {
           // A progress report that arrives after the outcome (webhooks come out of order) is stale.
-          if (!(error instanceof InvalidTransitionError && OUTCOMES.has(error.from))) throw error;
+          if (!(isInvalidTransitionError(error) && OUTCOMES.has(error.from))) throw error;
         }
       } else if (update.state === 'completed') await orders.completeFulfillment(orderId, by);
       else await orders.failFulfillment(orderId, { ...by, reason: update.reason });

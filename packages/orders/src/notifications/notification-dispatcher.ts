@@ -1,6 +1,7 @@
 import { v4 as uuidv4 } from 'uuid';
 import {
-  CheckpointConflictError,
+  isCheckpointConflictError,
+  isWrongExpectedVersionError,
   type CheckpointStore,
   type EventStore,
   MemoryCheckpointStore,
@@ -8,7 +9,6 @@ import {
   sleep,
   START,
   type Subscription,
-  WrongExpectedVersionError,
 } from '@ordo/core';
 import { NOTIFICATION_STREAM_PREFIX, NotificationEvents, type NotificationRequest } from './notifications.js';
 
@@ -161,7 +161,7 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
         stored = mark;
       } catch (error) {
         // Another dispatcher moved it; claims keep the two from sending twice, so just follow it.
-        if (error instanceof CheckpointConflictError) stored = error.actual;
+        if (isCheckpointConflictError(error)) stored = error.actual;
         else throw error;
       }
     }).catch(() => undefined);
@@ -188,7 +188,7 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
             expectedVersion: state.version ?? 'no_stream',
           });
         } catch (error) {
-          if (error instanceof WrongExpectedVersionError) continue;
+          if (isWrongExpectedVersionError(error)) continue;
           throw error;
         }
         stats.deadLettered++;
@@ -203,7 +203,7 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
           })
         ).nextExpectedVersion;
       } catch (error) {
-        if (error instanceof WrongExpectedVersionError) continue; // someone else moved first: look again
+        if (isWrongExpectedVersionError(error)) continue; // someone else moved first: look again
         throw error;
       }
       const outcome = await sendWithTimeout(state.request, attempt);
@@ -223,7 +223,7 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
       try {
         await store.appendToStream(stream, [report], { expectedVersion: claimed });
       } catch (error) {
-        if (error instanceof WrongExpectedVersionError) continue; // our lease ran out and another took over
+        if (isWrongExpectedVersionError(error)) continue; // our lease ran out and another took over
         throw error;
       }
       if (report.type === NotificationEvents.Sent) stats.sent++;

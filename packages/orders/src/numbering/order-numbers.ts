@@ -2,7 +2,8 @@ import { v5 as uuidv5 } from 'uuid';
 import {
   type CheckpointStore,
   createProjectionRunner,
-  DuplicateEventIdError,
+  isDuplicateEventIdError,
+  isWrongExpectedVersionError,
   type EventStore,
   MemoryCheckpointStore,
   OrdoError,
@@ -12,7 +13,6 @@ import {
   sleep,
   type Subscription,
   ValidationError,
-  WrongExpectedVersionError,
 } from '@ordo/core';
 import { orderStream } from '../order/order-decider.js';
 import { createOrderService, type OrderService } from '../order/order-service.js';
@@ -71,6 +71,7 @@ function dayFormatter(timeZone: string): Intl.DateTimeFormat {
 
 /** `waitForNumber` ran out of time: the numbering projection is behind or not running. */
 export class OrderNumberTimeoutError extends OrdoError {
+  static override readonly code = 'order_number_timeout';
   override name = 'OrderNumberTimeoutError';
   constructor(
     readonly orderId: string,
@@ -181,7 +182,7 @@ export function orderNumbersProjection(options: OrderNumbersOptions): Projection
         return slot.byOrder;
       } catch (error) {
         // Another worker moved the stream first: the next read shows what it wrote.
-        if (!(error instanceof WrongExpectedVersionError || error instanceof DuplicateEventIdError)) throw error;
+        if (!(isWrongExpectedVersionError(error) || isDuplicateEventIdError(error))) throw error;
       }
     }
   }

@@ -3,6 +3,7 @@ import { orderStream } from './stream.js';
 
 /** A command named an order that has not been placed. */
 export class OrderNotFoundError extends StreamNotFoundError {
+  static override readonly code = 'order_not_found';
   override name = 'OrderNotFoundError';
   constructor(readonly orderId: string) {
     super(orderStream(orderId), `Order ${orderId} does not exist`);
@@ -11,6 +12,7 @@ export class OrderNotFoundError extends StreamNotFoundError {
 
 /** The idempotency key was used before for an order with different contents. */
 export class IdempotencyConflictError extends OrdoError {
+  static override readonly code = 'idempotency_conflict';
   override name = 'IdempotencyConflictError';
   constructor(
     readonly idempotencyKey: string,
@@ -22,6 +24,7 @@ export class IdempotencyConflictError extends OrdoError {
 
 /** A refund was asked for an order with no recorded payment. */
 export class RefundWithoutPaymentError extends OrdoError {
+  static override readonly code = 'refund_without_payment';
   override name = 'RefundWithoutPaymentError';
   constructor(readonly orderId: string) {
     super(`Order ${orderId} has no recorded payment to refund`);
@@ -30,6 +33,7 @@ export class RefundWithoutPaymentError extends OrdoError {
 
 /** The order already has a different number; numbers never change. */
 export class OrderNumberConflictError extends OrdoError {
+  static override readonly code = 'order_number_conflict';
   override name = 'OrderNumberConflictError';
   constructor(
     readonly orderId: string,
@@ -42,6 +46,7 @@ export class OrderNumberConflictError extends OrdoError {
 
 /** A payment in another currency than the order's. */
 export class CurrencyMismatchError extends OrdoError {
+  static override readonly code = 'currency_mismatch';
   override name = 'CurrencyMismatchError';
   constructor(
     readonly orderId: string,

@@ -1,4 +1,4 @@
-import { OrdoError } from '@ordo/core';
+import { isOrdoError, OrdoError } from '@ordo/core';
 
 /** The table that defines a lifecycle. `S` is the union of its status names. */
 export interface LifecycleDefinition<S extends string> {
@@ -33,6 +33,7 @@ export interface Lifecycle<S extends string = string> {
 
 /** A status change the lifecycle does not allow. */
 export class InvalidTransitionError extends OrdoError {
+  static override readonly code = 'invalid_transition';
   override name = 'InvalidTransitionError';
   constructor(
     readonly from: string,
@@ -46,8 +47,14 @@ export class InvalidTransitionError extends OrdoError {
   }
 }
 
+/** Whether `error` is an {@link InvalidTransitionError}, from any copy of the package. */
+export function isInvalidTransitionError(error: unknown): error is InvalidTransitionError {
+  return isOrdoError(error, InvalidTransitionError.code);
+}
+
 /** The lifecycle table is inconsistent (thrown by {@link defineLifecycle}). */
 export class LifecycleDefinitionError extends OrdoError {
+  static override readonly code = 'lifecycle_definition';
   override name = 'LifecycleDefinitionError';
 }
 

@@ -82,7 +82,7 @@ describe.each([
       expect(server.faults.fired.dropsAfterCommit).toBe(fired + 1);
       const read = await store.readStream(s);
       expect(ids(read.events.slice(existing))).toEqual(ids(batch));
-      expect(result).toEqual({ nextExpectedVersion: BigInt(existing + 2), lastGlobalPosition: read.events.at(-1)!.globalPosition });
+      expect(result).toEqual({ nextExpectedVersion: BigInt(existing + 2), lastGlobalPosition: read.events.at(-1)!.globalPosition, duplicate: false });
       expect(ids(await logOf(store, prefix))).toEqual(ids(read.events));
     });
 

@@ -188,15 +188,21 @@ describe('PostgresEventStore', () => {
     }
   });
 
-  it('positions and versions beyond PostgreSQL bigint: refused as input, or simply past the end when reading', async () => {
+  it('positions and versions beyond PostgreSQL bigint are refused as input, naming the field; the largest one reads past the end', async () => {
     const huge = 2n ** 64n;
+    const max = 2n ** 63n - 1n;
     await expect(store.appendToStream('s', [event()], { expectedVersion: huge })).rejects.toBeInstanceOf(ValidationError);
     await store.appendToStream('s', [event()], { expectedVersion: 'no_stream' });
-    expect(await store.readStream('s', { fromVersion: huge })).toEqual({ version: 0n, events: [] });
-    expect((await store.readStream('s', { fromVersion: huge, direction: 'backwards' })).events).toHaveLength(1);
+    await expect(store.readStream('s', { fromVersion: huge })).rejects.toMatchObject({ issues: [{ path: 'fromVersion' }] });
+    expect(await store.readStream('s', { fromVersion: max })).toEqual({ version: 0n, events: [] });
+    expect((await store.readStream('s', { fromVersion: max, direction: 'backwards' })).events).toHaveLength(1);
     const after: RecordedEvent[] = [];
-    for await (const e of store.readAll({ after: huge })) after.push(e);
+    for await (const e of store.readAll({ after: max })) after.push(e);
     expect(after).toEqual([]);
+    const beyond = async () => {
+      for await (const e of store.readAll({ after: huge })) after.push(e);
+    };
+    await expect(beyond()).rejects.toMatchObject({ issues: [{ path: 'after' }] });
     await expect(store.checkpoints().store('c', huge, null)).rejects.toBeInstanceOf(ValidationError);
   });
 

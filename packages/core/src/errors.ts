@@ -76,3 +76,44 @@ export class ValidationError extends OrdoError {
     );
   }
 }
+
+/**
+ * The store could not be reached, and retrying within the store's retry window did not help.
+ * Nothing was written: the call is safe to retry as it is. `cause` holds the last driver error.
+ */
+export class StoreUnavailableError extends OrdoError {
+  override name = 'StoreUnavailableError';
+  /** Stable code, the same in every copy of the package. */
+  readonly code = 'store_unavailable' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * An append was sent, then the connection failed before its answer arrived, and retrying within
+ * the store's retry window did not get one. The events may or may not be stored. Retrying the same
+ * command (the same event ids) is safe: if the first try was stored, the retry is absorbed.
+ */
+export class AppendOutcomeUnknownError extends OrdoError {
+  override name = 'AppendOutcomeUnknownError';
+  /** Stable code, the same in every copy of the package. */
+  readonly code = 'append_outcome_unknown' as const;
+  constructor(
+    readonly stream: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The store cannot do what was asked (a feature its server lacks); nothing was written. */
+export class UnsupportedOperationError extends OrdoError {
+  override name = 'UnsupportedOperationError';
+  /** Stable code, the same in every copy of the package. */
+  readonly code = 'unsupported_operation' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

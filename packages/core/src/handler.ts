@@ -45,7 +45,12 @@ export interface CommandResult<Event extends EventOf, State> {
   version: bigint | null;
   /** True when the decision produced no events (the command was already satisfied). */
   noop: boolean;
-  /** True when this command id had already been applied: nothing new was written. */
+  /**
+   * True when this command id had already been applied: nothing new was written. Recognised from
+   * the stream this handler read, or from the store reporting the append as an absorbed duplicate
+   * (another instance stored the same command first). A command that was a no-op leaves no trace,
+   * so sending it again decides it again on the current state.
+   */
   duplicate: boolean;
   /** How many read-decide-append rounds it took. */
   attempts: number;
@@ -183,7 +188,7 @@ export function createCommandHandler<Command, Event extends EventOf, State>(
         const end = events.length;
         outcomes.push(() => {
           // Versions and positions are known once the batch is stored (see below).
-          pending.resolve(result(stream, [...decided], appendedPosition, after, versionAt(end), false, false, attempt));
+          pending.resolve(result(stream, [...decided], appendedPosition, after, versionAt(end), false, absorbed, attempt));
         });
       }
       if (events.length === 0) {
@@ -192,6 +197,8 @@ export function createCommandHandler<Command, Event extends EventOf, State>(
       }
 
       let appendedPosition: bigint | null = null;
+      /** The store already held these events: another handler (another process) stored this command first. */
+      let absorbed = false;
       let firstVersion = 0n;
       const versionAt = (end: number) => firstVersion + BigInt(end - 1);
       try {
@@ -199,6 +206,7 @@ export function createCommandHandler<Command, Event extends EventOf, State>(
           expectedVersion: loaded.version === null ? 'no_stream' : loaded.version,
         });
         appendedPosition = appended.lastGlobalPosition;
+        absorbed = appended.duplicate === true;
         firstVersion = appended.nextExpectedVersion - BigInt(events.length - 1);
       } catch (error) {
         if (!(error instanceof WrongExpectedVersionError)) {

@@ -188,6 +188,26 @@ describe('PostgresEventStore', () => {
     }
   });
 
+  it('two tenant schemas with long names that share their first 50 characters work on one pool (prepared statement names differ)', async () => {
+    const pool = testPool({ max: 1 });
+    const stem = `ordo_tenant_${randomUUID().replaceAll('-', '')}`.padEnd(50, 'x');
+    const schemas = [`${stem}_${'a'.repeat(12)}`, `${stem}_${'b'.repeat(12)}`];
+    const stores = schemas.map((schema) => new PostgresEventStore({ pool, schema }));
+    try {
+      for (const tenant of stores) await tenant.migrate();
+      // One connection: both stores prepare their statements on it.
+      for (const tenant of stores) {
+        await tenant.appendToStream('s', [event()], { expectedVersion: 'no_stream' });
+        expect((await tenant.readStream('s')).events).toHaveLength(1);
+        expect(await tenant.headPosition()).toBeGreaterThan(0n);
+      }
+    } finally {
+      for (const tenant of stores) await tenant.close();
+      for (const schema of schemas) await pool.query(`drop schema if exists "${schema}" cascade`);
+      await pool.end();
+    }
+  });
+
   it('positions and versions beyond PostgreSQL bigint are refused as input, naming the field; the largest one reads past the end', async () => {
     const huge = 2n ** 64n;
     const max = 2n ** 63n - 1n;

@@ -1,4 +1,5 @@
 import {
+  AppendOutcomeUnknownError,
   DEFAULT_APPEND_LIMITS,
   DuplicateEventIdError,
   OrdoError,
@@ -150,7 +151,9 @@ export class EventStoreDBEventStore implements EventStore {
    * Appends `events` atomically if the stream matches `options.expectedVersion`; a retried append
    * (the same ids at the same place) returns the original result and writes nothing.
    * @throws WrongExpectedVersionError, DuplicateEventIdError, ValidationError (nothing written)
-   * @throws EventStoreDBError for server or connection failures (see its `kind`)
+   * @throws AppendOutcomeUnknownError when the connection failed or the deadline passed after the
+   *   append was sent (its `cause` is the `EventStoreDBUnavailableError` or `EventStoreDBTimeoutError`)
+   * @throws EventStoreDBError for other server failures (see its `kind`)
    */
   async appendToStream(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     this.assertOpen();
@@ -233,6 +236,15 @@ export class EventStoreDBEventStore implements EventStore {
           maybeStored = true;
           await sleep(10 * 2 ** attempt);
           continue;
+        }
+        if (isTransient(error) || isTimeout(error)) {
+          // The append may have reached the server: only sending it again can tell.
+          throw new AppendOutcomeUnknownError(
+            stream,
+            `The outcome of an append to "${stream}" is unknown (the connection failed or the deadline passed); ` +
+              'send the same append again: if it was written, the retry is absorbed',
+            { cause: this.toError(error, stream) },
+          );
         }
         throw this.toError(error, stream);
       }

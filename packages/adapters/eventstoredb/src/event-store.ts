@@ -54,21 +54,24 @@ export interface EventStoreDBEventStoreOptions {
   maxAppendSize?: number;
   /**
    * How many of a stream's latest events (besides the batch's own length) an append searches for its
-   * ids when it may be a retry: always under `'any'` and `'stream_exists'`; under `'no_stream'` and
-   * exact versions when the server reports a conflict, or when this client has already written or
-   * read one of the batch's ids in that stream. Default 100.
+   * ids when the server reports a conflict, or when an `'any'`/`'stream_exists'` append is sent again
+   * after a dropped connection. Default 100.
    */
   idempotencyLookback?: number;
   /**
-   * How many event ids (per client) the adapter remembers with their stream, from appends and
-   * stream reads: to refuse an id that is already stored in another stream, and to tell a possible
-   * retry from a fresh append. EventStoreDB has no index by event id: ids written before this
-   * process started, or forgotten since, are not recognised. Default 100,000.
+   * How many event ids (per client) the adapter remembers with their stream and revision, from
+   * appends and stream reads: to refuse an id that is already stored in another stream, and to find
+   * a retried batch with one read, however deep in the stream. EventStoreDB has no index by event
+   * id: ids written before this process started, or forgotten since, are left to the server's own
+   * checks (see the README). Default 100,000.
    */
   rememberedIds?: number;
   /** Deadline of each call in milliseconds; by default the client's (`defaultDeadline`, 10 s). */
   deadlineMs?: number;
-  /** Retries of a call after the connection dropped, before giving up with `EventStoreDBUnavailableError`. Default 3. */
+  /**
+   * Retries of a call after the connection dropped, before giving up: with `AppendOutcomeUnknownError`
+   * for an append, `EventStoreDBUnavailableError` for a read. Default 3.
+   */
   retries?: number;
   /** Streams that readers of the global log never see (by default the checkpoint streams). */
   hiddenStreamPrefixes?: readonly string[];
@@ -95,13 +98,13 @@ interface RememberedId {
  * `EventStoreDBClient` (`@eventstore/db-client`) or `KurrentDBClient` (`@kurrent/kurrentdb-client`).
  *
  * Where EventStoreDB promises less than the store contract, the adapter makes up the difference:
- * - Idempotent retry under every expected version. EventStoreDB recognises a repeated append only
- *   under an exact expected revision that is behind the stream (and, best effort, from a cache of
- *   recent ids). So the adapter writes only with exact revisions (`'any'` and `'stream_exists'`
- *   become the revision it just read), which makes a retry after a dropped connection recognisable
- *   by the server; and whenever an append may be a retry (see `idempotencyLookback`) it reads the
- *   stream's latest events first: if the batch's ids are there, in order, it returns the original
- *   result; if some are there any other way, it throws `DuplicateEventIdError`.
+ * - Idempotent retry under every expected version. EventStoreDB recognises a repeated append
+ *   reliably only under an exact expected revision behind the stream (and, best effort, from a
+ *   cache of recent ids under `ANY`). The adapter sends every expected version as it is (`'any'`
+ *   never conflicts), locates a batch whose ids it remembers with one read where they were stored
+ *   (see `rememberedIds`), reports a batch the server absorbed (answered without a position) as
+ *   `duplicate`, and after a conflict looks for the batch among the latest events (see
+ *   `idempotencyLookback`). The README lists exactly which retries are guaranteed.
  * - Unique ids across streams. EventStoreDB allows one id in many streams and has no index by id;
  *   the adapter remembers the ids it wrote or read (see `rememberedIds`) and refuses those in
  *   another stream.

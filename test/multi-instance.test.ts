@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  AppendOutcomeUnknownError,
   createCommandHandler,
   MemoryEventStore,
   type AppendResult,
@@ -165,5 +166,43 @@ describe('a re-sent command that was a no-op is decided again (no-ops leave no t
     );
     const types = (await store.readStream(orderStream(orderId))).events.map((e) => e.type);
     expect(types).toEqual(['OrderPlaced', 'OrderStatusChanged', 'OrderStatusChanged']);
+  });
+});
+
+describe('an append whose answer was lost, for a batch of queued commands', () => {
+  it('every command of the batch gets AppendOutcomeUnknownError; sent again, each is recognised as applied', async () => {
+    const memory = new MemoryEventStore();
+    let loseNext = true;
+    const losing: EventStore = {
+      appendToStream: async (stream, events, options) => {
+        const result = await memory.appendToStream(stream, events, options);
+        if (!loseNext) return result;
+        loseNext = false;
+        throw new AppendOutcomeUnknownError(stream, 'the answer was lost');
+      },
+      readStream: (stream, options) => memory.readStream(stream, options),
+      readAll: (options) => memory.readAll(options),
+      subscribeToAll: (options) => memory.subscribeToAll(options),
+      headPosition: () => memory.headPosition(),
+      close: () => memory.close(),
+    };
+    const counter: Decider<{ add: number }, { type: 'Added'; data: { n: number } }, number> = {
+      initialState: 0,
+      decide: (command) => [{ type: 'Added', data: { n: command.add } }],
+      evolve: (state, event) => state + event.data.n,
+    };
+    const handler = createCommandHandler({ store: losing, decider: counter });
+    const stream = `counter-${randomUUID()}`;
+    await handler.handle(stream, { add: 100 }, { commandId: 'first' }).catch(() => undefined);
+    loseNext = true;
+    const ids = ['a', 'b', 'c'];
+    // Queued behind each other on one handler: decided together and appended as one batch.
+    const outcomes = await Promise.allSettled(ids.map((commandId, i) => handler.handle(stream, { add: i + 1 }, { commandId })));
+    expect(outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).constructor.name : 'fulfilled'))).toEqual(
+      Array.from({ length: 3 }, () => 'AppendOutcomeUnknownError'),
+    );
+    const again = await Promise.all(ids.map((commandId, i) => handler.handle(stream, { add: i + 1 }, { commandId })));
+    expect(again.map((r) => r.duplicate)).toEqual([true, true, true]);
+    expect((await memory.readStream(stream)).events).toHaveLength(4);
   });
 });

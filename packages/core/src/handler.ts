@@ -1,6 +1,6 @@
 import { v5 as uuidv5 } from 'uuid';
 import type { Decider } from './decider.js';
-import { WrongExpectedVersionError } from './errors.js';
+import { AppendOutcomeUnknownError, StoreUnavailableError, WrongExpectedVersionError } from './errors.js';
 import type { EventMetadata, EventOf, NewEvent, RecordedEvent } from './events.js';
 import type { EventStore } from './store/event-store.js';
 import { sleep } from './store/subscription-loop.js';
@@ -211,7 +211,9 @@ export function createCommandHandler<Command, Event extends EventOf, State>(
       } catch (error) {
         if (!(error instanceof WrongExpectedVersionError)) {
           // One command's events may be what the store refused: then each command goes alone.
-          if (batch.length > 1) {
+          // Not after an outage: a batch whose outcome is unknown must be sent again whole, or not at all.
+          const outage = error instanceof StoreUnavailableError || error instanceof AppendOutcomeUnknownError;
+          if (batch.length > 1 && !outage) {
             for (const pending of batch) {
               await handleBatch(stream, loaded, [pending]).catch((e: unknown) => pending.reject(e));
             }

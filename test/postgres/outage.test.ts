@@ -158,4 +158,28 @@ describe('PostgreSQL outage of 3 s while appends and reads run', () => {
     await hasty.close();
     await patient.close();
   });
+
+  it('a pool that cannot hand out a connection in time gives StoreUnavailableError with the timeout as cause, and writes nothing', async () => {
+    const store = new PostgresEventStore({
+      connectionString: server.url,
+      schema,
+      retry: { windowMs: 300 },
+      poolConfig: { max: 1, connectionTimeoutMillis: 50 },
+    });
+    await store.migrate();
+    const held = await store.pool.connect();
+    try {
+      const batch = batchOf(9, 0);
+      const append = await store.appendToStream('pool-timeout', batch, { expectedVersion: 'no_stream' }).catch((e: unknown) => e);
+      const read = await store.readStream('pool-timeout').catch((e: unknown) => e);
+      for (const error of [append, read]) {
+        expect(error).toBeInstanceOf(StoreUnavailableError);
+        expect(String((error as Error).cause)).toMatch(/timeout exceeded when trying to connect/i);
+      }
+    } finally {
+      held.release();
+    }
+    expect(await store.readStream('pool-timeout')).toEqual({ version: null, events: [] });
+    await store.close();
+  });
 });

@@ -401,6 +401,20 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
         expect((await store.appendToStream(s, [fresh], { expectedVersion: 1n })).nextExpectedVersion).toBe(2n);
       });
 
+      it.each<{ label: string; mode: ExpectedVersion }>([
+        { label: 'any', mode: 'any' },
+        { label: 'stream_exists', mode: 'stream_exists' },
+        { label: 'the current version', mode: 0n },
+      ])("a new id followed by the stream's first stored id, under $label, is refused whole", async ({ mode }) => {
+        const s = streamName();
+        const stored = events(1);
+        await store.appendToStream(s, stored, { expectedVersion: 'no_stream' });
+        const fresh = event();
+        const error = await rejection(store.appendToStream(s, [fresh, stored[0]!], { expectedVersion: mode }), DuplicateEventIdError);
+        expect(error).toMatchObject({ stream: s });
+        expect(ids((await store.readStream(s)).events)).toEqual(ids(stored));
+      });
+
       it('a stored batch with extra events appended to it is not a retry', async () => {
         const s = streamName();
         const stored = events(2);

@@ -190,14 +190,15 @@ export class EventStoreDBEventStore implements EventStore {
     const known = batch.findIndex((e) => this.remembered.get(e.id)?.stream === stream);
     if (known < 0) return undefined;
     const at = this.remembered.get(batch[known]!.id)!.revision;
+    // Where the batch would start if it is a retry; the read covers the remembered id either way.
     const first = at - BigInt(known);
-    const stored = first < 0n ? [] : ((await this.read(stream, { fromRevision: first, direction: 'forwards', maxCount: batch.length })) ?? []);
-    if (stored.length === batch.length && batch.every((e, i) => stored[i]!.id.toLowerCase() === e.id)) {
+    const from = first < 0n ? 0n : first;
+    const stored = (await this.read(stream, { fromRevision: from, direction: 'forwards', maxCount: batch.length })) ?? [];
+    if (first >= 0n && stored.length === batch.length && batch.every((e, i) => stored[i]!.id.toLowerCase() === e.id)) {
       const last = stored.at(-1)!;
       return { nextExpectedVersion: last.streamVersion, lastGlobalPosition: last.globalPosition, duplicate: true };
     }
-    const there = stored[known]?.id.toLowerCase() === batch[known]!.id;
-    if (there || (known > 0 && stored.some((e) => batch.some((b) => b.id === e.id.toLowerCase())))) {
+    if (stored.find((e) => e.streamVersion === at)?.id.toLowerCase() === batch[known]!.id) {
       throw new DuplicateEventIdError(stream, batch[known]!.id);
     }
     // Remembered wrongly (the stream was deleted and written again): forget, and write.

@@ -4,7 +4,7 @@
  * compare-and-set checkpoints that commit together with a projection's own writes, and the
  * migration runner that other packages use for their own tables.
  */
-export { PostgresEventStore, type PostgresEventStoreOptions } from './event-store.js';
+export { PostgresEventStore, type PostgresEventStoreOptions, type StoreRetryOptions } from './event-store.js';
 export { PostgresCheckpointStore, type PostgresCheckpointStoreOptions } from './checkpoints.js';
 export type { ConnectionOptions } from './connection.js';
 export {

@@ -20,6 +20,8 @@ import {
   type ExpectedVersion,
   type LogFilter,
   type NewEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
   type RecordedEvent,
   type SubscribeOptions,
   type Subscription,
@@ -253,7 +255,8 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
 
           const retried = await store.appendToStream(s, batch, { expectedVersion: mode });
 
-          expect(retried).toEqual(original);
+          expect(original.duplicate).toBe(false);
+          expect(retried).toEqual({ ...original, duplicate: true });
           const read = await store.readStream(s);
           expect(read.version).toBe(3n);
           expect(read.events.filter((e) => batch.some((b) => b.id === e.id))).toHaveLength(2);
@@ -265,8 +268,8 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
         const s = streamName();
         const batch = events(3);
         const original = await store.appendToStream(s, batch, { expectedVersion: 'no_stream' });
-        expect(await store.appendToStream(s, batch, { expectedVersion: 'no_stream' })).toEqual(original);
-        expect(await store.appendToStream(s, batch, { expectedVersion: 'no_stream' })).toEqual(original);
+        expect(await store.appendToStream(s, batch, { expectedVersion: 'no_stream' })).toEqual({ ...original, duplicate: true });
+        expect(await store.appendToStream(s, batch, { expectedVersion: 'no_stream' })).toEqual({ ...original, duplicate: true });
         await visible(original.lastGlobalPosition);
         expect(ids(await ownLog())).toEqual(ids(batch));
       });
@@ -276,23 +279,91 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
         const batch = events(2);
         const original = await store.appendToStream(s, batch, { expectedVersion: 'no_stream' });
         const upper = batch.map((e) => ({ ...e, id: e.id.toUpperCase() }));
-        expect(await store.appendToStream(s, upper, { expectedVersion: 'no_stream' })).toEqual(original);
+        expect(await store.appendToStream(s, upper, { expectedVersion: 'no_stream' })).toEqual({ ...original, duplicate: true });
         expect((await store.readStream(s)).events.map((e) => e.id)).toEqual(batch.map((e) => e.id.toLowerCase()));
       });
 
-      it('the same append sent concurrently is stored once and every caller gets its result', async () => {
+      it('the same append sent concurrently is stored once; every caller gets its result, exactly one as not a duplicate', async () => {
         const s = streamName();
         const batch = events(2);
         const results = await Promise.allSettled(
           Array.from({ length: 8 }, () => store.appendToStream(s, batch, { expectedVersion: 'no_stream' })),
         );
         const values = results.map((r) => (r.status === 'fulfilled' ? r.value : r.reason));
-        for (const value of values) expect(value).toEqual(values[0]);
+        const withoutFlag = values.map((v) => ({ ...(v as AppendResult), duplicate: undefined }));
+        for (const value of withoutFlag) expect(value).toEqual(withoutFlag[0]);
+        expect(values.filter((v) => (v as AppendResult).duplicate === false)).toHaveLength(1);
+        expect(values.filter((v) => (v as AppendResult).duplicate === true)).toHaveLength(7);
         const first = values[0] as AppendResult;
         expect(first.nextExpectedVersion).toBe(1n);
         expect(ids((await store.readStream(s)).events)).toEqual(ids(batch));
         await visible(first.lastGlobalPosition);
         expect(ids(await ownLog())).toEqual(ids(batch));
+      });
+    });
+
+    describe('idempotent retry after many later events', () => {
+      it.each<{ label: string; mode: (original: bigint | null) => ExpectedVersion }>([
+        { label: 'any', mode: () => 'any' },
+        { label: 'stream_exists', mode: () => 'stream_exists' },
+        { label: 'no_stream', mode: () => 'no_stream' },
+        { label: 'the original bigint version', mode: (v) => v ?? 0n },
+        { label: 'an unrelated bigint version', mode: () => 7n },
+      ])(
+        'with expected version $label, a batch retried after 250 later events is absorbed and returns the original result',
+        async ({ mode }) => {
+          const s = streamName();
+          await store.appendToStream(s, events(1), { expectedVersion: 'no_stream' });
+          const batch = events(3);
+          const original = await store.appendToStream(s, batch, { expectedVersion: 0n });
+          // Later events in several appends, as other commands would write them.
+          for (let i = 0; i < 5; i++) await store.appendToStream(s, events(50), { expectedVersion: 'any' });
+          const before = await store.readStream(s, { maxCount: 0 });
+          expect(before.version).toBe(253n);
+
+          const retried = await store.appendToStream(s, batch, { expectedVersion: mode(0n) });
+
+          expect(retried).toEqual({ ...original, duplicate: true });
+          const read = await store.readStream(s);
+          expect(read.version).toBe(253n);
+          expect(read.events.filter((e) => batch.some((b) => b.id === e.id)).map((e) => e.streamVersion)).toEqual([1n, 2n, 3n]);
+        },
+      );
+
+      it("with 'no_stream', the creating batch retried after 250 later events is absorbed", async () => {
+        const s = streamName();
+        const batch = events(2);
+        const original = await store.appendToStream(s, batch, { expectedVersion: 'no_stream' });
+        for (let i = 0; i < 5; i++) await store.appendToStream(s, events(50), { expectedVersion: 'any' });
+        expect(await store.appendToStream(s, batch, { expectedVersion: 'no_stream' })).toEqual({ ...original, duplicate: true });
+        expect((await store.readStream(s, { maxCount: 0 })).version).toBe(251n);
+      });
+    });
+
+    describe("expected version 'any' under contention", () => {
+      it("16 writers x 30 appends with 'any' on one stream never conflict; every event is stored once", async () => {
+        const s = streamName();
+        const written: string[] = [];
+        const failures: unknown[] = [];
+        await Promise.all(
+          Array.from({ length: 16 }, async (_, writer) => {
+            for (let i = 0; i < 30; i++) {
+              const e = event('ContractTested', { writer, i });
+              try {
+                const result = await store.appendToStream(s, [e], { expectedVersion: 'any' });
+                expect(result.duplicate).toBe(false);
+                written.push(e.id);
+              } catch (error) {
+                failures.push(error);
+              }
+            }
+          }),
+        );
+        expect(failures).toEqual([]);
+        const read = await store.readStream(s);
+        expect(read.version).toBe(479n);
+        expect(new Set(ids(read.events))).toEqual(new Set(written));
+        expect(read.events.map((e) => e.streamVersion)).toEqual(Array.from({ length: 480 }, (_, i) => BigInt(i)));
       });
     });
 
@@ -330,6 +401,20 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
         expect((await store.appendToStream(s, [fresh], { expectedVersion: 1n })).nextExpectedVersion).toBe(2n);
       });
 
+      it.each<{ label: string; mode: ExpectedVersion }>([
+        { label: 'any', mode: 'any' },
+        { label: 'stream_exists', mode: 'stream_exists' },
+        { label: 'the current version', mode: 0n },
+      ])("a new id followed by the stream's first stored id, under $label, is refused whole", async ({ mode }) => {
+        const s = streamName();
+        const stored = events(1);
+        await store.appendToStream(s, stored, { expectedVersion: 'no_stream' });
+        const fresh = event();
+        const error = await rejection(store.appendToStream(s, [fresh, stored[0]!], { expectedVersion: mode }), DuplicateEventIdError);
+        expect(error).toMatchObject({ stream: s });
+        expect(ids((await store.readStream(s)).events)).toEqual(ids(stored));
+      });
+
       it('a stored batch with extra events appended to it is not a retry', async () => {
         const s = streamName();
         const stored = events(2);
@@ -348,6 +433,45 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
     });
 
     // ---- readStream ---------------------------------------------------------------------------
+
+    describe('read options are checked: ValidationError naming the field', () => {
+      it.each(BAD_READ_STREAM_OPTIONS)('readStream with $label', async ({ options, path }) => {
+        const s = streamName();
+        await store.appendToStream(s, events(2), { expectedVersion: 'no_stream' });
+        const error = await rejection(store.readStream(s, options as ReadStreamOptions), ValidationError);
+        expect(paths(error)).toEqual([path]);
+      });
+
+      it('readStream of a stream name with a lone surrogate', async () => {
+        expect(paths(await rejection(store.readStream(`${prefix}\uDFFF`), ValidationError))).toEqual(['stream']);
+      });
+
+      it.each(BAD_READ_ALL_OPTIONS)('readAll with $label', async ({ options, path }) => {
+        const read = async () => {
+          for await (const _ of store.readAll(options as ReadAllOptions)) break;
+        };
+        expect(paths(await rejection(read(), ValidationError))).toEqual([path]);
+      });
+
+      it.each(BAD_READ_ALL_OPTIONS.filter((c) => !c.path.startsWith('maxCount')))('subscribeToAll with $label', async ({ options, path }) => {
+        const { after, filter } = options as SubscribeOptions;
+        let error: unknown;
+        try {
+          subscriptions.push(store.subscribeToAll({ ...(after !== undefined && { after }), ...(filter !== undefined && { filter }), onEvent() {} }));
+        } catch (e) {
+          error = e;
+        }
+        expect(paths(error)).toEqual([path]);
+      });
+
+      it('maxCount 0 reads no events but the version; Infinity reads them all', async () => {
+        const s = streamName();
+        await store.appendToStream(s, events(3), { expectedVersion: 'no_stream' });
+        expect(await store.readStream(s, { maxCount: 0 })).toEqual({ version: 2n, events: [] });
+        expect((await store.readStream(s, { maxCount: Number.POSITIVE_INFINITY })).events).toHaveLength(3);
+        expect(await ownLog({ maxCount: Number.POSITIVE_INFINITY })).toHaveLength(3);
+      });
+    });
 
     describe('readStream', () => {
       it('a missing stream reads as { version: null, events: [] }, in both directions', async () => {
@@ -817,6 +941,8 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
         { label: 'a stream name of 201 characters', stream: tooLong },
         { label: 'a stream name with a space', stream: () => `${prefix}a b` },
         { label: 'a stream name with a newline', stream: () => `${prefix}a\nb` },
+        { label: 'a stream name with a lone high surrogate', stream: () => `${prefix}a\uD800b` },
+        { label: 'a stream name ending in a lone low surrogate', stream: () => `${prefix}a\uDC00` },
       ])('$label', async ({ stream }) => {
         const s = stream();
         const error = await rejection(store.appendToStream(s, events(1), { expectedVersion: 'any' }), ValidationError);
@@ -877,6 +1003,9 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
 
       it.each<{ label: string; expectedVersion: unknown }>([
         { label: 'a negative expected version', expectedVersion: -1n },
+        { label: 'an expected version of 2^63 (one above the largest)', expectedVersion: 2n ** 63n },
+        { label: 'an expected version of 2^64 (which wraps to 0 in 64 bits)', expectedVersion: 2n ** 64n },
+        { label: 'an expected version of 2^64 + 1', expectedVersion: 2n ** 64n + 1n },
         { label: 'an unknown expected version', expectedVersion: 'latest' },
         { label: 'a number instead of a bigint', expectedVersion: 0 },
         { label: 'no expected version', expectedVersion: undefined },
@@ -906,6 +1035,41 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
         expect(ids(await ownLog())).toEqual(ids(setup));
       });
 
+      it('the largest expected version, 2^63 - 1, is accepted and conflicts with a real stream', async () => {
+        const s = streamName();
+        await store.appendToStream(s, events(1), { expectedVersion: 'no_stream' });
+        const error = await rejection(store.appendToStream(s, events(1), { expectedVersion: 2n ** 63n - 1n }), WrongExpectedVersionError);
+        expectConflict(error, { stream: s, expected: 2n ** 63n - 1n, actual: 0n });
+      });
+
+      it('an existing stream is not written by an append with expected version 2^64 (no wrapping to 0)', async () => {
+        const s = streamName();
+        const setup = events(1);
+        await store.appendToStream(s, setup, { expectedVersion: 'no_stream' });
+        await rejection(store.appendToStream(s, events(1), { expectedVersion: 2n ** 64n }), ValidationError);
+        expect(ids((await store.readStream(s)).events)).toEqual(ids(setup));
+      });
+
+      it('the event size limit counts UTF-8 bytes: 400,000 CJK characters (1.2 MB) are refused', async () => {
+        const s = streamName();
+        const error = await rejection(
+          store.appendToStream(s, [bad({ data: { text: '\u4e2d'.repeat(400_000) } })], { expectedVersion: 'any' }),
+          ValidationError,
+        );
+        expect(paths(error)).toEqual(['events.0']);
+        await expectNothingWritten(s);
+      });
+
+      it('the batch size limit (128 MiB) counts UTF-8 bytes: 140 MB of CJK text in fewer characters is refused', async () => {
+        const s = streamName();
+        // 134 events of 349,000 three-byte characters: about 140 MB of UTF-8, but 46.8 million characters.
+        const text = '\u4e2d'.repeat(349_000);
+        const batch = Array.from({ length: 134 }, () => bad({ data: { text } }));
+        const error = await rejection(store.appendToStream(s, batch, { expectedVersion: 'any' }), ValidationError);
+        expect(paths(error)).toContain('events');
+        await expectNothingWritten(s);
+      });
+
       it('a large event under the limit (512 KiB) is stored whole', async () => {
         const s = streamName();
         const data = { blob: 'z'.repeat(512 * 1024) };
@@ -917,6 +1081,32 @@ export function describeEventStoreContract(name: string, open: () => Promise<Eve
 }
 
 // ---- shared helpers -----------------------------------------------------------------------------
+
+/** Read options no store accepts, with the field each must name. */
+export const BAD_READ_STREAM_OPTIONS: { label: string; options: unknown; path: string }[] = [
+  { label: "fromVersion 'abc'", options: { fromVersion: 'abc' }, path: 'fromVersion' },
+  { label: 'fromVersion as a number', options: { fromVersion: 3 }, path: 'fromVersion' },
+  { label: 'a negative fromVersion', options: { fromVersion: -1n }, path: 'fromVersion' },
+  { label: 'fromVersion 2^63', options: { fromVersion: 2n ** 63n }, path: 'fromVersion' },
+  { label: 'a negative maxCount', options: { maxCount: -1 }, path: 'maxCount' },
+  { label: 'a fractional maxCount', options: { maxCount: 1.5 }, path: 'maxCount' },
+  { label: 'maxCount NaN', options: { maxCount: Number.NaN }, path: 'maxCount' },
+  { label: "maxCount '10'", options: { maxCount: '10' }, path: 'maxCount' },
+  { label: "direction 'up'", options: { direction: 'up' }, path: 'direction' },
+];
+
+/** Log read options no store accepts, with the field each must name. */
+export const BAD_READ_ALL_OPTIONS: { label: string; options: unknown; path: string }[] = [
+  { label: 'after as a number', options: { after: 5 }, path: 'after' },
+  { label: 'a negative after', options: { after: -1n }, path: 'after' },
+  { label: 'a negative maxCount', options: { maxCount: -5 }, path: 'maxCount' },
+  { label: 'a NUL byte in a stream prefix', options: { filter: { streamPrefixes: ['ab\u0000c'] } }, path: 'filter.streamPrefixes.0' },
+  { label: 'a lone surrogate in a stream prefix', options: { filter: { streamPrefixes: ['ok', 'a\uD800'] } }, path: 'filter.streamPrefixes.1' },
+  { label: 'a stream prefix that is not a string', options: { filter: { streamPrefixes: [42] } }, path: 'filter.streamPrefixes.0' },
+  { label: 'stream prefixes that are not an array', options: { filter: { streamPrefixes: 'abc' } }, path: 'filter.streamPrefixes' },
+  { label: 'a NUL byte in an event type', options: { filter: { eventTypes: ['A\u0000'] } }, path: 'filter.eventTypes.0' },
+  { label: 'a filter that is not an object', options: { filter: 'all' }, path: 'filter' },
+];
 
 /** The error `promise` rejects with; fails the test if it resolves (or rejects with another class). */
 async function rejection<E = unknown>(

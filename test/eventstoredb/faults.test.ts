@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import {
+  AppendOutcomeUnknownError,
   START,
   type EventStore,
   type ExpectedVersion,
@@ -82,7 +83,7 @@ describe.each([
       expect(server.faults.fired.dropsAfterCommit).toBe(fired + 1);
       const read = await store.readStream(s);
       expect(ids(read.events.slice(existing))).toEqual(ids(batch));
-      expect(result).toEqual({ nextExpectedVersion: BigInt(existing + 2), lastGlobalPosition: read.events.at(-1)!.globalPosition });
+      expect(result).toEqual({ nextExpectedVersion: BigInt(existing + 2), lastGlobalPosition: read.events.at(-1)!.globalPosition, duplicate: false });
       expect(ids(await logOf(store, prefix))).toEqual(ids(read.events));
     });
 
@@ -105,7 +106,8 @@ describe.each([
       const batch = events(2);
       server.faults.dropConnectionAfterCommit();
       const error = await rejection(store.appendToStream(s, batch, { expectedVersion: 0n }));
-      expect(error).toBeInstanceOf(EventStoreDBUnavailableError);
+      expect(error).toBeInstanceOf(AppendOutcomeUnknownError);
+      expect((error as Error).cause).toBeInstanceOf(EventStoreDBUnavailableError);
       // The append was written, though the caller could not know: the same append again is recognised,
       // under the expected version it sent, under 'any', and after another writer appended.
       const first = await store.appendToStream(s, batch, { expectedVersion: 0n });
@@ -199,7 +201,8 @@ describe.each([
       const s = `${prefix}s`;
       server.faults.delay({ method: 'append', ms: 600, phase: 'before' });
       const error = await rejection(store.appendToStream(s, events(3), { expectedVersion: 'no_stream' }));
-      expect(error).toBeInstanceOf(EventStoreDBTimeoutError);
+      expect(error).toBeInstanceOf(AppendOutcomeUnknownError);
+      expect((error as Error).cause).toBeInstanceOf(EventStoreDBTimeoutError);
       await server.faults.settled();
       expect(await store.readStream(s)).toEqual({ version: null, events: [] });
       expect(await logOf(store, prefix)).toEqual([]);
@@ -212,7 +215,8 @@ describe.each([
       const batch = events(3);
       server.faults.delay({ method: 'append', ms: 600, phase: 'after' });
       const error = await rejection(store.appendToStream(s, batch, { expectedVersion: 'no_stream' }));
-      expect(error).toBeInstanceOf(EventStoreDBTimeoutError);
+      expect(error).toBeInstanceOf(AppendOutcomeUnknownError);
+      expect((error as Error).cause).toBeInstanceOf(EventStoreDBTimeoutError);
       await server.faults.settled();
       expect(ids((await store.readStream(s)).events)).toEqual(ids(batch));
       const retried = await store.appendToStream(s, batch, { expectedVersion: 'no_stream' });

@@ -31,7 +31,7 @@ describe('with the KurrentDB client', () => {
     expect(server.faults.fired.dropsAfterCommit).toBe(fired + 1);
     const read = await store.readStream(s);
     expect(read.events.map((e) => e.id).slice(1)).toEqual(batch.map((e) => e.id));
-    expect(result).toEqual({ nextExpectedVersion: 2n, lastGlobalPosition: read.events[2]!.globalPosition });
+    expect(result).toEqual({ nextExpectedVersion: 2n, lastGlobalPosition: read.events[2]!.globalPosition, duplicate: false });
   });
 
   it('a subscription dropped mid-catch-up resumes: nothing lost, nothing twice', async () => {

@@ -176,6 +176,8 @@ async function runPlan(store: TestPostgresEventStore, writersStores: EventStore[
 
     // Every reported outcome matches the log.
     const stored = new Map<number, AppendResult>();
+    /** How many successes of each batch said they wrote it (`duplicate: false`): exactly one. */
+    const writtenBy = new Map<number, number>();
     for (const a of attempts) {
       const ids = a.batch.events.map((e) => e.id);
       const found = ids.map((id) => byId.get(id));
@@ -190,8 +192,10 @@ async function runPlan(store: TestPostgresEventStore, writersStores: EventStore[
           expect(found.map((e) => e!.streamVersion)).toEqual(ids.map((_, i) => first + BigInt(i)));
           expect(found.at(-1)!.globalPosition).toBe(result.lastGlobalPosition);
           const earlier = stored.get(a.batch.key);
-          if (earlier) expect(result, 'every success of one batch reports the same result').toEqual(earlier);
-          stored.set(a.batch.key, result);
+          const { duplicate: _, ...same } = result;
+          if (earlier) expect(same, 'every success of one batch reports the same result').toEqual({ ...earlier, duplicate: undefined });
+          stored.set(a.batch.key, { ...same, duplicate: undefined } as unknown as AppendResult);
+          if (!result.duplicate) writtenBy.set(a.batch.key, (writtenBy.get(a.batch.key) ?? 0) + 1);
           break;
         }
         case 'conflict': {
@@ -216,6 +220,8 @@ async function runPlan(store: TestPostgresEventStore, writersStores: EventStore[
         }
       }
     }
+    // Every stored batch: exactly one caller was told it wrote it, the others that it was a duplicate.
+    for (const key of stored.keys()) expect(writtenBy.get(key) ?? 0, 'exactly one success per batch says duplicate: false').toBe(1);
     // Nothing in the log that no one was told was written.
     const reported = new Set(attempts.filter((a) => a.outcome.kind === 'ok').flatMap((a) => a.batch.events.map((e) => e.id)));
     expect(log.filter((e) => !reported.has(e.id))).toEqual([]);

@@ -96,7 +96,7 @@ describe('a connection lost after the append committed', () => {
         expect(proxy.cuts).toBe(1);
         const read = await store.readStream('order-1');
         expect(read.events.map((e) => e.id)).toEqual(batch.map((e) => e.id));
-        expect(result).toEqual({ nextExpectedVersion: 1n, lastGlobalPosition: read.events[1]!.globalPosition });
+        expect(result).toEqual({ nextExpectedVersion: 1n, lastGlobalPosition: read.events[1]!.globalPosition, duplicate: false });
         await viaProxy.close();
       } finally {
         await pool.end();

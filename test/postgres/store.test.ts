@@ -188,15 +188,41 @@ describe('PostgresEventStore', () => {
     }
   });
 
-  it('positions and versions beyond PostgreSQL bigint: refused as input, or simply past the end when reading', async () => {
+  it('two tenant schemas with long names that share their first 50 characters work on one pool (prepared statement names differ)', async () => {
+    const pool = testPool({ max: 1 });
+    const stem = `ordo_tenant_${randomUUID().replaceAll('-', '')}`.padEnd(50, 'x');
+    const schemas = [`${stem}_${'a'.repeat(12)}`, `${stem}_${'b'.repeat(12)}`];
+    const stores = schemas.map((schema) => new PostgresEventStore({ pool, schema }));
+    try {
+      for (const tenant of stores) await tenant.migrate();
+      // One connection: both stores prepare their statements on it.
+      for (const tenant of stores) {
+        await tenant.appendToStream('s', [event()], { expectedVersion: 'no_stream' });
+        expect((await tenant.readStream('s')).events).toHaveLength(1);
+        expect(await tenant.headPosition()).toBeGreaterThan(0n);
+      }
+    } finally {
+      for (const tenant of stores) await tenant.close();
+      for (const schema of schemas) await pool.query(`drop schema if exists "${schema}" cascade`);
+      await pool.end();
+    }
+  });
+
+  it('positions and versions beyond PostgreSQL bigint are refused as input, naming the field; the largest one reads past the end', async () => {
     const huge = 2n ** 64n;
+    const max = 2n ** 63n - 1n;
     await expect(store.appendToStream('s', [event()], { expectedVersion: huge })).rejects.toBeInstanceOf(ValidationError);
     await store.appendToStream('s', [event()], { expectedVersion: 'no_stream' });
-    expect(await store.readStream('s', { fromVersion: huge })).toEqual({ version: 0n, events: [] });
-    expect((await store.readStream('s', { fromVersion: huge, direction: 'backwards' })).events).toHaveLength(1);
+    await expect(store.readStream('s', { fromVersion: huge })).rejects.toMatchObject({ issues: [{ path: 'fromVersion' }] });
+    expect(await store.readStream('s', { fromVersion: max })).toEqual({ version: 0n, events: [] });
+    expect((await store.readStream('s', { fromVersion: max, direction: 'backwards' })).events).toHaveLength(1);
     const after: RecordedEvent[] = [];
-    for await (const e of store.readAll({ after: huge })) after.push(e);
+    for await (const e of store.readAll({ after: max })) after.push(e);
     expect(after).toEqual([]);
+    const beyond = async () => {
+      for await (const e of store.readAll({ after: huge })) after.push(e);
+    };
+    await expect(beyond()).rejects.toMatchObject({ issues: [{ path: 'after' }] });
     await expect(store.checkpoints().store('c', huge, null)).rejects.toBeInstanceOf(ValidationError);
   });
 

@@ -35,7 +35,7 @@ function codesOf(errorClass: ErrorClass): readonly string[] {
  *
  * ```ts
  * export class StoreUnavailableError extends OrdoError {
- *   static override readonly code = 'store_unavailable';
+ *   static override readonly code: string = 'store_unavailable';
  *   override name = 'StoreUnavailableError';
  * }
  * export function isStoreUnavailableError(error: unknown): error is StoreUnavailableError {
@@ -198,4 +198,57 @@ export function isProjectionTimeoutError(error: unknown): error is ProjectionTim
 /** Whether `error` is a `CheckpointConflictError`, from any copy of the package. */
 export function isCheckpointConflictError(error: unknown): error is CheckpointConflictError {
   return isOrdoError(error, 'checkpoint_conflict');
+}
+
+/**
+ * The store could not be reached, and retrying within the store's retry window did not help.
+ * Nothing was written: the call is safe to retry as it is. `cause` holds the last driver error.
+ */
+export class StoreUnavailableError extends OrdoError {
+  override name = 'StoreUnavailableError';
+  static override readonly code: string = 'store_unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * An append was sent, then the connection failed before its answer arrived, and retrying within
+ * the store's retry window did not get one. The events may or may not be stored. Retrying the same
+ * command (the same event ids) is safe: if the first try was stored, the retry is absorbed.
+ */
+export class AppendOutcomeUnknownError extends OrdoError {
+  override name = 'AppendOutcomeUnknownError';
+  static override readonly code = 'append_outcome_unknown';
+  constructor(
+    readonly stream: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The store cannot do what was asked (a feature its server lacks); nothing was written. */
+export class UnsupportedOperationError extends OrdoError {
+  override name = 'UnsupportedOperationError';
+  static override readonly code = 'unsupported_operation';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Whether `error` is a {@link StoreUnavailableError} (nothing written; safe to retry), from any copy. */
+export function isStoreUnavailableError(error: unknown): error is StoreUnavailableError {
+  return isOrdoError(error, StoreUnavailableError.code);
+}
+
+/** Whether `error` is an {@link AppendOutcomeUnknownError} (retry the same command), from any copy. */
+export function isAppendOutcomeUnknownError(error: unknown): error is AppendOutcomeUnknownError {
+  return isOrdoError(error, AppendOutcomeUnknownError.code);
+}
+
+/** Whether `error` is an {@link UnsupportedOperationError}, from any copy of the package. */
+export function isUnsupportedOperationError(error: unknown): error is UnsupportedOperationError {
+  return isOrdoError(error, UnsupportedOperationError.code);
 }

@@ -147,7 +147,7 @@ describe('raceProperty', () => {
               return await store.appendToStream(stream, events, options);
             } catch (error) {
               if (!(error instanceof WrongExpectedVersionError)) throw error;
-              return { nextExpectedVersion: 0n, lastGlobalPosition: 0n };
+              return { nextExpectedVersion: 0n, lastGlobalPosition: 0n, duplicate: false };
             }
           });
         },

@@ -1,4 +1,4 @@
-import { OrdoError } from '@ordo/core';
+import { OrdoError, StoreUnavailableError } from '@ordo/core';
 
 /** What went wrong talking to EventStoreDB, when it is not one of Ordo's own errors. */
 export type EventStoreDBErrorKind = 'unavailable' | 'timeout' | 'stream_deleted' | 'access_denied' | 'unknown';
@@ -20,13 +20,16 @@ export class EventStoreDBError extends OrdoError {
   }
 }
 
-/** The server could not be reached, or the connection dropped, and retrying did not help. */
-export class EventStoreDBUnavailableError extends EventStoreDBError {
+/**
+ * The server could not be reached, or the connection dropped, and retrying did not help: the
+ * store-wide `StoreUnavailableError` (nothing written; safe to retry). An append that failed this
+ * way is reported as `AppendOutcomeUnknownError` instead, with this error as its `cause`.
+ */
+export class EventStoreDBUnavailableError extends StoreUnavailableError {
   static override readonly code = 'eventstoredb_unavailable';
   override name = 'EventStoreDBUnavailableError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('unavailable', message, options);
-  }
+  /** The same `kind` as the adapter's other errors. */
+  readonly kind: EventStoreDBErrorKind = 'unavailable';
 }
 
 /** The call's deadline passed before the server answered. */

@@ -1,4 +1,5 @@
 import {
+  AppendOutcomeUnknownError,
   DEFAULT_APPEND_LIMITS,
   DuplicateEventIdError,
   isOrdoError,
@@ -7,13 +8,14 @@ import {
   ValidationError,
   WrongExpectedVersionError,
   matchesFilter,
-  streamNameIssues,
   validateAppend,
-  versionMatches,
+  validateReadAll,
+  validateReadStream,
   type AppendLimits,
   type AppendOptions,
   type AppendResult,
   type EventStore,
+  type ExpectedVersion,
   type NewEvent,
   type ReadAllOptions,
   type ReadStreamOptions,
@@ -33,7 +35,6 @@ import {
   loose,
   toRecordedEvent,
   type ClientResolvedEvent,
-  type ClientRevision,
   type EventStoreClient,
   type LooseClient,
 } from './client.js';
@@ -54,21 +55,24 @@ export interface EventStoreDBEventStoreOptions {
   maxAppendSize?: number;
   /**
    * How many of a stream's latest events (besides the batch's own length) an append searches for its
-   * ids when it may be a retry: always under `'any'` and `'stream_exists'`; under `'no_stream'` and
-   * exact versions when the server reports a conflict, or when this client has already written or
-   * read one of the batch's ids in that stream. Default 100.
+   * ids when the server reports a conflict, or when an `'any'`/`'stream_exists'` append is sent again
+   * after a dropped connection. Default 100.
    */
   idempotencyLookback?: number;
   /**
-   * How many event ids (per client) the adapter remembers with their stream, from appends and
-   * stream reads: to refuse an id that is already stored in another stream, and to tell a possible
-   * retry from a fresh append. EventStoreDB has no index by event id: ids written before this
-   * process started, or forgotten since, are not recognised. Default 100,000.
+   * How many event ids (per client) the adapter remembers with their stream and revision, from
+   * appends and stream reads: to refuse an id that is already stored in another stream, and to find
+   * a retried batch with one read, however deep in the stream. EventStoreDB has no index by event
+   * id: ids written before this process started, or forgotten since, are left to the server's own
+   * checks (see the README). Default 100,000.
    */
   rememberedIds?: number;
   /** Deadline of each call in milliseconds; by default the client's (`defaultDeadline`, 10 s). */
   deadlineMs?: number;
-  /** Retries of a call after the connection dropped, before giving up with `EventStoreDBUnavailableError`. Default 3. */
+  /**
+   * Retries of a call after the connection dropped, before giving up: with `AppendOutcomeUnknownError`
+   * for an append, `EventStoreDBUnavailableError` for a read. Default 3.
+   */
   retries?: number;
   /** Streams that readers of the global log never see (by default the checkpoint streams). */
   hiddenStreamPrefixes?: readonly string[];
@@ -80,23 +84,28 @@ export interface EventStoreDBEventStoreOptions {
 
 const DEFAULT_MAX_APPEND_SIZE = 1024 * 1024;
 const PAGE = 500;
-const MAX_ATTEMPTS = 20;
 
 /** Event ids the adapter has written or read, with their stream, per client. */
-const rememberedByClient = new WeakMap<object, Map<string, string>>();
+const rememberedByClient = new WeakMap<object, Map<string, RememberedId>>();
+
+/** Where an event id is stored. */
+interface RememberedId {
+  stream: string;
+  revision: bigint;
+}
 
 /**
  * The Ordo {@link EventStore} on EventStoreDB (KurrentDB), through the service's own
  * `EventStoreDBClient` (`@eventstore/db-client`) or `KurrentDBClient` (`@kurrent/kurrentdb-client`).
  *
  * Where EventStoreDB promises less than the store contract, the adapter makes up the difference:
- * - Idempotent retry under every expected version. EventStoreDB recognises a repeated append only
- *   under an exact expected revision that is behind the stream (and, best effort, from a cache of
- *   recent ids). So the adapter writes only with exact revisions (`'any'` and `'stream_exists'`
- *   become the revision it just read), which makes a retry after a dropped connection recognisable
- *   by the server; and whenever an append may be a retry (see `idempotencyLookback`) it reads the
- *   stream's latest events first: if the batch's ids are there, in order, it returns the original
- *   result; if some are there any other way, it throws `DuplicateEventIdError`.
+ * - Idempotent retry under every expected version. EventStoreDB recognises a repeated append
+ *   reliably only under an exact expected revision behind the stream (and, best effort, from a
+ *   cache of recent ids under `ANY`). The adapter sends every expected version as it is (`'any'`
+ *   never conflicts), locates a batch whose ids it remembers with one read where they were stored
+ *   (see `rememberedIds`), reports a batch the server absorbed (answered without a position) as
+ *   `duplicate`, and after a conflict looks for the batch among the latest events (see
+ *   `idempotencyLookback`). The README lists exactly which retries are guaranteed.
  * - Unique ids across streams. EventStoreDB allows one id in many streams and has no index by id;
  *   the adapter remembers the ids it wrote or read (see `rememberedIds`) and refuses those in
  *   another stream.
@@ -116,7 +125,7 @@ export class EventStoreDBEventStore implements EventStore {
   private readonly retries: number;
   private readonly hidden: readonly string[];
   private readonly subscriptionSettings: SubscriptionSettings;
-  private readonly remembered: Map<string, string>;
+  private readonly remembered: Map<string, RememberedId>;
   private readonly rememberedLimit: number;
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
@@ -146,7 +155,9 @@ export class EventStoreDBEventStore implements EventStore {
    * Appends `events` atomically if the stream matches `options.expectedVersion`; a retried append
    * (the same ids at the same place) returns the original result and writes nothing.
    * @throws WrongExpectedVersionError, DuplicateEventIdError, ValidationError (nothing written)
-   * @throws EventStoreDBError for server or connection failures (see its `kind`)
+   * @throws AppendOutcomeUnknownError when the connection failed or the deadline passed after the
+   *   append was sent (its `cause` is the `EventStoreDBUnavailableError` or `EventStoreDBTimeoutError`)
+   * @throws EventStoreDBError for other server failures (see its `kind`)
    */
   async appendToStream(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     this.assertOpen();
@@ -155,50 +166,90 @@ export class EventStoreDBEventStore implements EventStore {
     this.checkAppendSize(batch);
     this.refuseIdsOfOtherStreams(stream, batch);
 
-    const exact = typeof expected === 'bigint' || expected === 'no_stream';
-    for (let attempt = 1; ; attempt++) {
-      let revision: ClientRevision;
-      if (exact && attempt === 1 && !this.seenBefore(stream, batch)) {
-        // Fresh ids under an exact revision: the server's own check covers a retry of this very call.
-        revision = expected;
-      } else {
-        const tail = await this.readTail(stream, this.lookback + batch.length + 1);
-        const retried = this.retriedAppend(stream, batch, tail.events);
-        if (retried) return retried;
-        if (!versionMatches(expected, tail.version)) throw new WrongExpectedVersionError(stream, expected, tail.version);
-        revision = tail.version === null ? 'no_stream' : tail.version;
-      }
-      try {
-        const result = await this.write(stream, batch, revision);
-        this.remember(stream, batch);
-        return result;
-      } catch (error) {
-        if (errorType(error) !== 'wrong-expected-version') throw error;
-        // Another writer got in first, or this is a retry the server did not recognise: look again.
-        if (attempt >= MAX_ATTEMPTS) throw new WrongExpectedVersionError(stream, expected, currentOf(error));
-        if (attempt > 1) await sleep(Math.random() * Math.min(100, 2 ** attempt));
-      }
+    // A batch this client wrote or read before: one read where it was stored tells whether it is a retry.
+    const located = await this.locate(stream, batch);
+    if (located) return located;
+    try {
+      return await this.write(stream, batch, expected);
+    } catch (error) {
+      if (errorType(error) !== 'wrong-expected-version') throw error;
+      // Under an exact revision the server compares ids only after that revision; a retry sent with
+      // another expected version is found among the latest events, or it is a real conflict.
+      const tail = await this.readTail(stream, this.lookback + batch.length + 1);
+      const retried = this.retriedAppend(stream, batch, tail.events);
+      if (retried) return { ...retried, duplicate: true };
+      throw new WrongExpectedVersionError(stream, expected, tail.version ?? currentOf(error));
     }
   }
 
-  /** Writes with an exact expected revision; retries the same write after a dropped connection. */
-  private async write(stream: string, batch: readonly NewEvent[], revision: ClientRevision): Promise<AppendResult> {
+  /**
+   * The original result when this client remembers where the batch's first id was stored and the
+   * batch sits there whole (one read of `batch.length` events, however deep in the stream). Throws
+   * `DuplicateEventIdError` when a remembered id is stored there some other way.
+   */
+  private async locate(stream: string, batch: readonly NewEvent[]): Promise<AppendResult | undefined> {
+    const known = batch.findIndex((e) => this.remembered.get(e.id)?.stream === stream);
+    if (known < 0) return undefined;
+    const at = this.remembered.get(batch[known]!.id)!.revision;
+    // Where the batch would start if it is a retry; the read covers the remembered id either way.
+    const first = at - BigInt(known);
+    const from = first < 0n ? 0n : first;
+    const stored = (await this.read(stream, { fromRevision: from, direction: 'forwards', maxCount: batch.length })) ?? [];
+    if (first >= 0n && stored.length === batch.length && batch.every((e, i) => stored[i]!.id.toLowerCase() === e.id)) {
+      const last = stored.at(-1)!;
+      return { nextExpectedVersion: last.streamVersion, lastGlobalPosition: last.globalPosition, duplicate: true };
+    }
+    if (stored.find((e) => e.streamVersion === at)?.id.toLowerCase() === batch[known]!.id) {
+      throw new DuplicateEventIdError(stream, batch[known]!.id);
+    }
+    // Remembered wrongly (the stream was deleted and written again): forget, and write.
+    for (const e of batch) if (this.remembered.get(e.id)?.stream === stream) this.remembered.delete(e.id);
+    return undefined;
+  }
+
+  /**
+   * Writes with the caller's expected version, as EventStoreDB understands it; after a dropped
+   * connection, sends the same write again. `duplicate` is what the server says: an append it
+   * recognised as already written comes back without a position.
+   */
+  private async write(stream: string, batch: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
     const data = batch.map((e) => ({ id: e.id, type: e.type, contentType: 'application/json', data: e.data, metadata: e.metadata ?? {} }));
+    let maybeStored = false;
     for (let attempt = 0; ; attempt++) {
       try {
-        const result = await this.client.appendToStream(stream, data, appendOptions(revision, this.deadline));
-        if (!result.success) throw Object.assign(new Error('wrong expected version'), { type: 'wrong-expected-version' });
+        if (maybeStored && (expected === 'any' || expected === 'stream_exists')) {
+          // Only an exact revision makes the server recognise a retry reliably: look first.
+          const tail = await this.readTail(stream, this.lookback + batch.length + 1);
+          const retried = this.retriedAppend(stream, batch, tail.events);
+          if (retried) return { ...retried, duplicate: false };
+        }
+        const result = await this.client.appendToStream(stream, data, appendOptions(expected, this.deadline));
+        if (!result.success) {
+          throw Object.assign(new Error('wrong expected version'), { type: 'wrong-expected-version', actualVersion: result.nextExpectedRevision });
+        }
         const position = result.position?.commit ?? (await this.positionOf(stream, result.nextExpectedRevision));
-        return { nextExpectedVersion: result.nextExpectedRevision, lastGlobalPosition: position };
+        this.remember(stream, batch, result.nextExpectedRevision - BigInt(batch.length - 1));
+        // After a lost answer, a recognised batch is most likely this call's own first try.
+        const duplicate = result.position === undefined && !maybeStored;
+        return { nextExpectedVersion: result.nextExpectedRevision, lastGlobalPosition: position, duplicate };
       } catch (error) {
         if (errorType(error) === 'wrong-expected-version') throw error;
         if (errorType(error) === 'maximum-append-size-exceeded') {
           throw new ValidationError('append', [{ path: 'events', message: `exceeds the server's maximum append size` }]);
         }
-        // The same exact revision again: if the first try was written, the server recognises it.
         if (isTransient(error) && attempt < this.retries) {
+          maybeStored = true;
           await sleep(10 * 2 ** attempt);
           continue;
+        }
+        if (isTransient(error) || isTimeout(error)) {
+          // The append may have reached the server: only sending it again can tell.
+          throw new AppendOutcomeUnknownError(
+            stream,
+            `The outcome of an append to "${stream}" is unknown (the connection failed or the deadline passed); ` +
+              'send the same append again: if it was written, the retry is absorbed',
+            { cause: this.toError(error, stream) },
+          );
         }
         throw this.toError(error, stream);
       }
@@ -228,26 +279,23 @@ export class EventStoreDBEventStore implements EventStore {
     const same = batch.every((e, i) => byVersion.get(first.streamVersion + BigInt(i))?.id.toLowerCase() === e.id);
     if (!same) throw new DuplicateEventIdError(stream, first.id);
     const last = byVersion.get(first.streamVersion + BigInt(batch.length - 1))!;
-    return { nextExpectedVersion: last.streamVersion, lastGlobalPosition: last.globalPosition };
-  }
-
-  /** True when this client has written or read one of the batch's ids in `stream`: the append may be a retry. */
-  private seenBefore(stream: string, batch: readonly NewEvent[]): boolean {
-    return batch.some((e) => this.remembered.get(e.id) === stream);
+    return { nextExpectedVersion: last.streamVersion, lastGlobalPosition: last.globalPosition, duplicate: true };
   }
 
   private refuseIdsOfOtherStreams(stream: string, batch: readonly NewEvent[]) {
     for (const e of batch) {
-      const owner = this.remembered.get(e.id);
+      const owner = this.remembered.get(e.id)?.stream;
       if (owner !== undefined && owner !== stream) throw new DuplicateEventIdError(stream, e.id);
     }
   }
 
-  private remember(stream: string, batch: readonly { id: string }[]) {
-    for (const e of batch) {
-      this.remembered.delete(e.id);
-      this.remembered.set(e.id, stream);
-    }
+  /** Remembers where ids are stored: `batch[i]` at revision `first + i`. */
+  private remember(stream: string, batch: readonly { id: string }[], first: bigint) {
+    batch.forEach((e, i) => {
+      const id = e.id.toLowerCase();
+      this.remembered.delete(id);
+      this.remembered.set(id, { stream, revision: first + BigInt(i) });
+    });
     while (this.remembered.size > this.rememberedLimit) this.remembered.delete(this.remembered.keys().next().value!);
   }
 
@@ -280,7 +328,7 @@ export class EventStoreDBEventStore implements EventStore {
         for await (const resolved of this.client.readStream(stream, { ...options, ...this.deadlineOption() })) {
           out.push(this.recorded(resolved));
         }
-        this.remember(stream, out);
+        out.forEach((e) => this.remember(stream, [e], e.streamVersion));
         return out;
       } catch (error) {
         const type = errorType(error);
@@ -308,10 +356,9 @@ export class EventStoreDBEventStore implements EventStore {
   /** Reads a stream; a missing or soft-deleted stream reads as `{ version: null, events: [] }`. */
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<ReadStreamResult> {
     this.assertOpen();
-    const issues = streamNameIssues(stream);
-    if (issues.length > 0) throw new ValidationError('stream read', issues);
+    validateReadStream(stream, options);
     const backwards = options.direction === 'backwards';
-    const maxCount = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    const maxCount = Math.min(options.maxCount ?? Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     if (maxCount <= 0) return { version: (await this.readTail(stream, 1)).version, events: [] };
     const events = await this.read(stream, {
       fromRevision: options.fromVersion ?? (backwards ? 'end' : 'start'),
@@ -329,6 +376,7 @@ export class EventStoreDBEventStore implements EventStore {
   /** Reads `$all` after a position, in pages, without system events or hidden streams. */
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
     this.assertOpen();
+    validateReadAll(options);
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     if (remaining <= 0) return;
     let cursor = options.after ?? START;
@@ -368,6 +416,7 @@ export class EventStoreDBEventStore implements EventStore {
   /** A catch-up-then-live subscription to `$all` that resumes after drops (see the README). */
   subscribeToAll(options: SubscribeOptions): Subscription {
     this.assertOpen();
+    validateReadAll({ ...(options.after !== undefined && { after: options.after }), ...(options.filter !== undefined && { filter: options.filter }) }, 'subscription');
     const subscription = subscribeToAll(
       {
         client: this.client,

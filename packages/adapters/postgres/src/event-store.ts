@@ -1,14 +1,16 @@
 import type pg from 'pg';
 import {
   DEFAULT_APPEND_LIMITS,
+  AppendOutcomeUnknownError,
   DuplicateEventIdError,
   START,
-  ValidationError,
+  StoreUnavailableError,
   WrongExpectedVersionError,
   runSubscription,
   sleep,
-  streamNameIssues,
   validateAppend,
+  validateReadAll,
+  validateReadStream,
   type AppendLimits,
   type AppendOptions,
   type AppendResult,
@@ -23,7 +25,6 @@ import {
   type RecordedEvent,
   type SubscribeOptions,
   type Subscription,
-  type ValidationIssue,
 } from '@ordo/core';
 import {
   STORE_TYPES,
@@ -44,10 +45,12 @@ export interface PostgresEventStoreOptions extends ConnectionOptions {
   /** Limits checked before anything is sent (see `AppendLimits` in `@ordo/core`). */
   limits?: Partial<AppendLimits>;
   /**
-   * Largest total JSON size of one append's events, in bytes, so that a batch always fits in one
-   * statement. Default 128 MiB.
+   * Largest total JSON size of one append's events, in UTF-8 bytes, so that a batch always fits in
+   * one statement. Default 128 MiB (the same as `limits.maxBatchBytes`, which it overrides).
    */
   maxBatchBytes?: number;
+  /** How the store rides out a database that is briefly unreachable. */
+  retry?: StoreRetryOptions;
   /**
    * How often an idle live subscription looks for new events on its own. Notifications wake it
    * at once; this is the fallback (a lost LISTEN connection, a transaction that held the log back
@@ -56,6 +59,17 @@ export interface PostgresEventStoreOptions extends ConnectionOptions {
   pollIntervalMs?: number;
 }
 
+/** How long calls keep retrying while PostgreSQL is unreachable. */
+export interface StoreRetryOptions {
+  /**
+   * Time in milliseconds in which a call whose connection failed (or could not be made) is run
+   * again, before it fails with `StoreUnavailableError` (nothing written) or
+   * `AppendOutcomeUnknownError` (an append was sent, its answer lost). Default 10,000.
+   */
+  windowMs?: number;
+}
+
+const DEFAULT_RETRY_WINDOW_MS = 10_000;
 const PAGE_SIZE = 500;
 const INT8_MAX = 9223372036854775807n;
 const INT8_MIN = -9223372036854775808n;
@@ -110,7 +124,7 @@ export class PostgresEventStore implements EventStore {
   private readonly names: SchemaNames;
   private readonly sql: ReturnType<typeof statements>;
   private readonly limits: AppendLimits;
-  private readonly maxBatchBytes: number;
+  private readonly retryWindowMs: number;
   private readonly pollIntervalMs: number;
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
@@ -132,8 +146,12 @@ export class PostgresEventStore implements EventStore {
     this.schema = validateSchemaName(options.schema ?? DEFAULT_SCHEMA);
     this.names = schemaNames(this.schema);
     this.sql = statements(this.names);
-    this.limits = { ...DEFAULT_APPEND_LIMITS, ...options.limits };
-    this.maxBatchBytes = options.maxBatchBytes ?? 128 * 1024 * 1024;
+    this.limits = {
+      ...DEFAULT_APPEND_LIMITS,
+      ...options.limits,
+      ...(options.maxBatchBytes !== undefined && { maxBatchBytes: options.maxBatchBytes }),
+    };
+    this.retryWindowMs = Math.max(0, options.retry?.windowMs ?? DEFAULT_RETRY_WINDOW_MS);
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     const connection = connect(options);
     this.pool = connection.pool;
@@ -161,37 +179,30 @@ export class PostgresEventStore implements EventStore {
     this.assertOpen();
     const expected = options?.expectedVersion;
     const valid = validateAppend(stream, events, expected, this.limits);
-    assertWellFormed('append', stream, 'stream');
-    if (typeof expected === 'bigint' && expected > INT8_MAX) {
-      throw new ValidationError('append', [{ path: 'expectedVersion', message: `must be at most ${INT8_MAX}` }]);
-    }
-    const data = valid.map((e) => JSON.stringify(e.data));
-    const metadata = valid.map((e) => JSON.stringify(e.metadata ?? {}));
-    let bytes = 0;
-    for (let i = 0; i < valid.length; i++) bytes += data[i]!.length + metadata[i]!.length;
-    if (bytes > this.maxBatchBytes) {
-      throw new ValidationError('append', [
-        { path: 'events', message: `hold about ${bytes} bytes of JSON in all; the limit of one append is ${this.maxBatchBytes}` },
-      ]);
-    }
     const values = [
       stream,
       typeof expected === 'bigint' ? 'version' : expected,
       typeof expected === 'bigint' ? expected.toString() : null,
       valid.map((e) => e.id),
       valid.map((e) => e.type),
-      data,
-      metadata,
+      valid.map((e) => JSON.stringify(e.data)),
+      valid.map((e) => JSON.stringify(e.metadata ?? {})),
     ];
 
+    const deadline = Date.now() + this.retryWindowMs;
+    /** A try was sent and its connection failed before the answer: that try may have committed. */
+    let maybeStored = false;
     let interleaved = 0;
+    let raced = 0;
     for (let attempt = 1; ; attempt++) {
       let row: AppendRow;
       // After drawing positions at the same moment as other appends twice, draw them alone.
       const exclusive = interleaved >= EXCLUSIVE_AFTER_INTERLEAVED;
+      let sent = false;
       try {
         // A client checked out explicitly: a failed statement does not cost the pool a connection.
         row = await withClient(this.pool, async (client) => {
+          sent = true;
           const result = await client.query<AppendRow>({
             name: this.sql.appendName,
             text: this.sql.append,
@@ -203,20 +214,29 @@ export class PostgresEventStore implements EventStore {
       } catch (error) {
         // A unique violation, deadlock or serialization failure means another transaction got
         // there first and has now ended: run the append again, and it sees what that one did.
-        // A lost connection leaves unknown whether the append committed: running it again is
-        // safe, as a committed batch is recognised by its ids and answered with its result.
-        if ((isRetryableAppendError(error) || isTransient(error)) && attempt < MAX_APPEND_ATTEMPTS) {
-          await sleep(Math.random() * Math.min(50, 2 ** attempt));
+        if (isRetryableAppendError(error) && ++raced < MAX_APPEND_ATTEMPTS) {
+          await sleep(Math.random() * Math.min(50, 2 ** raced));
           continue;
+        }
+        // A lost connection leaves unknown whether a sent append committed: running it again is
+        // safe, as a committed batch is recognised by its ids and answered with its result.
+        if (isTransient(error)) {
+          maybeStored ||= sent;
+          if (Date.now() < deadline) {
+            await sleep(Math.min(deadline - Date.now(), backoffMs(attempt)));
+            continue;
+          }
+          throw outageError(error, stream, maybeStored, this.retryWindowMs);
         }
         throw await this.appendFailure(error, stream, expected);
       }
       switch (row.status) {
         case 'ok':
           this.notifyAppended();
-          return { nextExpectedVersion: BigInt(row.version!), lastGlobalPosition: BigInt(row.last_position!) };
+          return { nextExpectedVersion: BigInt(row.version!), lastGlobalPosition: BigInt(row.last_position!), duplicate: false };
         case 'retried':
-          return { nextExpectedVersion: BigInt(row.version!), lastGlobalPosition: BigInt(row.last_position!) };
+          // After a lost answer, the stored batch is most likely this call's own earlier try.
+          return { nextExpectedVersion: BigInt(row.version!), lastGlobalPosition: BigInt(row.last_position!), duplicate: !maybeStored };
         case 'conflict':
           throw new WrongExpectedVersionError(stream, expected, row.version === null ? null : BigInt(row.version));
         case 'duplicate':
@@ -224,10 +244,27 @@ export class PostgresEventStore implements EventStore {
         case 'interleaved':
           // Nothing was written: draw again (the function drew alone once asked to).
           interleaved++;
-          if (attempt < MAX_APPEND_ATTEMPTS) continue;
+          if (interleaved < MAX_APPEND_ATTEMPTS) continue;
           throw new Error(`Could not draw global positions for an append to "${stream}" in ${attempt} attempts`);
         default:
           throw new Error(`append_events returned an unknown status ${String(row.status)}`);
+      }
+    }
+  }
+
+  /**
+   * Runs a read, again after connection failures until the retry window has passed.
+   * @throws StoreUnavailableError once the window has passed (reads write nothing).
+   */
+  private async retrying<T>(read: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.retryWindowMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await read();
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+        if (Date.now() >= deadline || this.closed) throw outageError(error, undefined, false, this.retryWindowMs);
+        await sleep(Math.min(deadline - Date.now(), backoffMs(attempt)));
       }
     }
   }
@@ -256,18 +293,18 @@ export class PostgresEventStore implements EventStore {
    */
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<ReadStreamResult> {
     this.assertOpen();
-    const issues = streamNameIssues(stream);
-    if (issues.length > 0) throw new ValidationError('stream read', issues);
-    assertWellFormed('stream read', stream, 'stream');
+    validateReadStream(stream, options);
     const backwards = options.direction === 'backwards';
     const from = options.fromVersion ?? (backwards ? INT8_MAX : 0n);
-    const maxCount = options.maxCount === undefined ? NO_LIMIT : Math.max(0, Math.floor(options.maxCount));
-    const { rows } = await this.pool.query<EventRow & { head: string } & Partial<EventRow>>({
-      name: backwards ? this.sql.readStreamBackwardsName : this.sql.readStreamName,
-      text: backwards ? this.sql.readStreamBackwards : this.sql.readStream,
-      values: [stream, clampInt8(from).toString(), maxCount],
-      types: STORE_TYPES,
-    });
+    const maxCount = options.maxCount === undefined || options.maxCount === Number.POSITIVE_INFINITY ? NO_LIMIT : options.maxCount;
+    const { rows } = await this.retrying(() =>
+      this.pool.query<EventRow & { head: string } & Partial<EventRow>>({
+        name: backwards ? this.sql.readStreamBackwardsName : this.sql.readStreamName,
+        text: backwards ? this.sql.readStreamBackwards : this.sql.readStream,
+        values: [stream, from.toString(), maxCount],
+        types: STORE_TYPES,
+      }),
+    );
     if (rows.length === 0) return { version: null, events: [] };
     return {
       version: BigInt(rows[0]!.head),
@@ -281,11 +318,12 @@ export class PostgresEventStore implements EventStore {
    */
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
     this.assertOpen();
+    validateReadAll(options);
     let after = options.after ?? START;
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     while (remaining > 0) {
       const requested = Math.min(PAGE_SIZE, remaining);
-      const page = await this.readPage(after, options.filter, requested);
+      const page = await this.retrying(() => this.readPage(after, options.filter, requested));
       for (const event of page.events) yield event;
       remaining -= page.events.length;
       // A page that is not full reached the head of the log as it was when it was read.
@@ -297,7 +335,9 @@ export class PostgresEventStore implements EventStore {
   /** The last position a reader can see (the visibility horizon), or `START` for an empty log. */
   async headPosition(): Promise<bigint> {
     this.assertOpen();
-    const { rows } = await this.pool.query<{ head: string }>({ name: this.sql.headName, text: this.sql.head, types: STORE_TYPES });
+    const { rows } = await this.retrying(() =>
+      this.pool.query<{ head: string }>({ name: this.sql.headName, text: this.sql.head, types: STORE_TYPES }),
+    );
     return BigInt(rows[0]!.head);
   }
 
@@ -307,6 +347,7 @@ export class PostgresEventStore implements EventStore {
    */
   subscribeToAll(options: SubscribeOptions): Subscription {
     this.assertOpen();
+    validateReadAll({ ...(options.after !== undefined && { after: options.after }), ...(options.filter !== undefined && { filter: options.filter }) }, 'subscription');
     this.ensureListener();
     const stopped = new AbortController();
     let seen = this.wakeCount;
@@ -491,15 +532,23 @@ function isRetryableAppendError(error: unknown): boolean {
   return state === '23505' || state === '40001' || state === '40P01';
 }
 
-/**
- * PostgreSQL stores text as UTF-8, where a lone UTF-16 surrogate has no encoding (the driver would
- * turn it into U+FFFD, another name). Such names are refused rather than silently changed.
- */
-function assertWellFormed(subject: string, value: string, path: string) {
-  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value)) {
-    const issue: ValidationIssue = { path, message: 'must be well-formed Unicode (it holds an unpaired surrogate)' };
-    throw new ValidationError(subject, [issue]);
+/** The next pause of a retry loop: exponential with full jitter, at most a second. */
+function backoffMs(attempt: number): number {
+  return Math.random() * Math.min(1000, 25 * 2 ** attempt);
+}
+
+/** The typed error for a connection failure that outlasted the retry window. */
+function outageError(cause: unknown, stream: string | undefined, maybeStored: boolean, windowMs: number): Error {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  if (maybeStored && stream !== undefined) {
+    return new AppendOutcomeUnknownError(
+      stream,
+      `An append to "${stream}" was sent but its answer was lost (${reason}), and PostgreSQL stayed unreachable for ${windowMs} ms; ` +
+        'the events may or may not be stored: send the same append again to find out (a stored batch is absorbed)',
+      { cause },
+    );
   }
+  return new StoreUnavailableError(`PostgreSQL stayed unreachable for ${windowMs} ms (${reason}); nothing was written`, { cause });
 }
 
 function toRecordedEvent(row: EventRow): RecordedEvent {
@@ -523,7 +572,7 @@ const EVENT_RESULT_COLUMNS =
   'floor(extract(epoch from e.recorded_at) * 1000)::int8 as recorded_ms';
 
 /** Every statement the store runs, written once per schema. */
-function statements({ q, schema, channel }: SchemaNames) {
+function statements({ q, statementKey: key, channel }: SchemaNames) {
   // The newest position of a transaction older than every running one. Positions are drawn in
   // transaction-id order (see append_events), so every event at or below it has committed (or
   // never will), and nothing can appear below it later.
@@ -535,8 +584,8 @@ function statements({ q, schema, channel }: SchemaNames) {
 
   const readLogCache = new Map<string, { name: string; text: string }>();
   const readLog = (byType: boolean, byPrefix: boolean) => {
-    const key = `${byType ? 't' : ''}${byPrefix ? 'p' : ''}`;
-    let query = readLogCache.get(key);
+    const filterKey = `${byType ? 't' : ''}${byPrefix ? 'p' : ''}`;
+    let query = readLogCache.get(filterKey);
     if (!query) {
       const conditions = ['e.global_position > $1', 'e.global_position <= l.head'];
       let next = 3;
@@ -545,7 +594,7 @@ function statements({ q, schema, channel }: SchemaNames) {
         conditions.push(`exists (select 1 from unnest($${next++}::text[]) p(prefix) where starts_with(e.stream_name, p.prefix))`);
       }
       query = {
-        name: `ordo_read_log_${key}_${schema}`,
+        name: `ordo_read_log_${key}_${filterKey}`,
         text: `select l.head, ${EVENT_RESULT_COLUMNS}
                from (select ${horizon} as head) l
                left join lateral (
@@ -556,7 +605,7 @@ function statements({ q, schema, channel }: SchemaNames) {
                ) e on true
                order by e.global_position`,
       };
-      readLogCache.set(key, query);
+      readLogCache.set(filterKey, query);
     }
     return query;
   };
@@ -574,16 +623,16 @@ function statements({ q, schema, channel }: SchemaNames) {
     order by e.stream_version ${direction === 'forwards' ? 'asc' : 'desc'}`;
 
   return {
-    appendName: `ordo_append_${schema}`,
+    appendName: `ordo_append_${key}`,
     append: `select status, version, last_position, duplicate_id
              from ${q}.append_events($1, $2, $3, $4::uuid[], $5::text[], $6::json[], $7::json[], $8)`,
-    readStreamName: `ordo_read_stream_${schema}`,
+    readStreamName: `ordo_read_stream_${key}`,
     readStream: readStream('forwards'),
-    readStreamBackwardsName: `ordo_read_stream_back_${schema}`,
+    readStreamBackwardsName: `ordo_read_stream_back_${key}`,
     readStreamBackwards: readStream('backwards'),
-    notifyName: `ordo_notify_${schema}`,
+    notifyName: `ordo_notify_${key}`,
     notify: `select pg_notify('${channel}', '')`,
-    headName: `ordo_head_${schema}`,
+    headName: `ordo_head_${key}`,
     head: `select ${horizon} as head`,
     readLog,
   };

@@ -6,7 +6,7 @@
  *
  * @module @ordo/postgres
  */
-export { PostgresEventStore, type PostgresEventStoreOptions } from './event-store.js';
+export { PostgresEventStore, type PostgresEventStoreOptions, type StoreRetryOptions } from './event-store.js';
 export { PostgresCheckpointStore, type PostgresCheckpointStoreOptions } from './checkpoints.js';
 export type { ConnectionOptions } from './connection.js';
 export {

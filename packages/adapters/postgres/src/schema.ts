@@ -39,6 +39,11 @@ export interface SchemaNames {
   sequencerLockKey: bigint;
   /** Key (int8) of the advisory lock migrations run under. */
   migrationLockKey: bigint;
+  /**
+   * Short key of the schema for prepared statement names (a hash): names built from a long schema
+   * name would be cut at PostgreSQL's 63 bytes, and two schemas would then share them.
+   */
+  statementKey: string;
 }
 
 /** The quoted names and lock keys of one schema. */
@@ -50,6 +55,7 @@ export function schemaNames(schema: string): SchemaNames {
     streamLockClass: hash(`ordo:stream-lock:${schema}`).readInt32BE(0),
     sequencerLockKey: hash(`ordo:sequencer:${schema}`).readBigInt64BE(0),
     migrationLockKey: hash(`ordo:migrate:${schema}`).readBigInt64BE(0),
+    statementKey: hash(`ordo:statements:${schema}`).toString('hex').slice(0, 24),
   };
 }
 

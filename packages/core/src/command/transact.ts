@@ -1,5 +1,10 @@
 import type { Decider } from '../decider.js';
-import { isWrongExpectedVersionError, WrongExpectedVersionError } from '../errors.js';
+import {
+  isAppendOutcomeUnknownError,
+  isStoreUnavailableError,
+  isWrongExpectedVersionError,
+  WrongExpectedVersionError,
+} from '../errors.js';
 import type { EventOf, RecordedEvent } from '../events.js';
 import type { AppendResult, EventStore } from '../store/event-store.js';
 import { sleep } from '../store/subscription-loop.js';
@@ -53,6 +58,8 @@ export async function catchUp<Event extends EventOf, State>(
  * `WrongExpectedVersionError` wait a jittered backoff, catch up and decide again, up to
  * `retry.maxAttempts` (then the error escapes with `attempts`). Any other append error may be one
  * command's events refused by the store, so a batch of several is then retried one command at a time.
+ * An append the store reports as a duplicate was stored by another handler first: the loop catches
+ * up and answers each command from the stored events.
  */
 export async function transactBatch<Command, Event extends EventOf, State>(
   deps: TransactDeps<Command, Event, State>,
@@ -81,6 +88,12 @@ export async function transactBatch<Command, Event extends EventOf, State>(
       await catchUp(store, decider, stream, view);
       continue;
     }
+    if (appended.duplicate) {
+      // Another handler stored these commands first: the ids are the same, but its decision may
+      // have been made on another state. Catch up and answer from what is stored (duplicate: true).
+      await catchUp(store, decider, stream, view);
+      continue;
+    }
     // Stored: fold the batch into the view, then answer every command.
     const firstVersion = appended.nextExpectedVersion - BigInt(decision.toAppend.length - 1);
     view.state = decision.state;
@@ -99,7 +112,8 @@ async function commandByCommand<Command, Event extends EventOf, State>(
   batch: PendingCommand<Command, CommandResult<Event, State>>[],
   error: unknown,
 ): Promise<void> {
-  if (batch.length <= 1) throw error;
+  // Not after an outage: a batch whose outcome is unknown is sent again whole, or not at all.
+  if (batch.length <= 1 || isStoreUnavailableError(error) || isAppendOutcomeUnknownError(error)) throw error;
   for (const pending of batch) {
     await transactBatch(deps, stream, view, [pending]).catch((e: unknown) => pending.reject(e));
   }

@@ -15,6 +15,13 @@ export interface AppendResult {
   nextExpectedVersion: bigint;
   /** The global position of the batch's last event. */
   lastGlobalPosition: bigint;
+  /**
+   * True when the batch was already stored (its ids at this place in the stream): this call wrote
+   * nothing and the result is the original one. Of two callers sending the same batch at once,
+   * exactly one gets `false`. A store that retried on its own after losing a connection reports
+   * `false` for a batch its earlier try may have stored (see each adapter's README).
+   */
+  duplicate: boolean;
 }
 
 /** Options of {@link EventStore.appendToStream}. */
@@ -22,10 +29,11 @@ export interface AppendOptions {
   expectedVersion: ExpectedVersion;
 }
 
-/** Which part of one stream {@link EventStore.readStream} returns; by default all of it, forwards. */
+/** Options of {@link EventStore.readStream}; checked by `validateReadStream`. */
 export interface ReadStreamOptions {
-  /** First version to read (forwards) or last version to read (backwards). */
+  /** First version to read (forwards) or last version to read (backwards): a bigint from 0 to 2^63 − 1. */
   fromVersion?: bigint;
+  /** Most events to return: a whole number from 0 (or `Infinity`). */
   maxCount?: number;
   direction?: 'forwards' | 'backwards';
 }
@@ -45,10 +53,11 @@ export interface LogFilter {
   streamPrefixes?: readonly string[];
 }
 
-/** Where {@link EventStore.readAll} starts in the global log, how much it reads and what it keeps. */
+/** Options of {@link EventStore.readAll}; checked by `validateReadAll`. */
 export interface ReadAllOptions {
   /** Deliver events with a global position strictly greater than this. Default {@link START}. */
   after?: bigint;
+  /** Most events to return: a whole number from 0 (or `Infinity`). */
   maxCount?: number;
   filter?: LogFilter;
 }
@@ -93,7 +102,8 @@ export interface EventStore {
   /**
    * Appends all `events` to `stream` atomically if the stream matches `expectedVersion`.
    * Re-appending events whose ids are already at that place in the stream succeeds, writes nothing
-   * and returns the original result, whatever the expected version.
+   * and returns the original result with `duplicate: true`, whatever the expected version and
+   * however many events came after it. `'any'` never conflicts.
    * @throws WrongExpectedVersionError when the stream does not match; nothing is written.
    * @throws ValidationError for a bad stream name, event type, id or payload; nothing is written.
    * @throws DuplicateEventIdError when an id is already stored elsewhere; nothing is written. (Within
@@ -102,10 +112,16 @@ export interface EventStore {
    */
   appendToStream(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult>;
 
-  /** Reads a stream. A stream that does not exist reads as `{ version: null, events: [] }`. */
+  /**
+   * Reads a stream. A stream that does not exist reads as `{ version: null, events: [] }`.
+   * @throws ValidationError for a bad stream name or options, naming the field.
+   */
   readStream(stream: string, options?: ReadStreamOptions): Promise<ReadStreamResult>;
 
-  /** Reads the global log in order, after a position. Never skips an event that commits later. */
+  /**
+   * Reads the global log in order, after a position. Never skips an event that commits later.
+   * @throws ValidationError for bad options (`after`, `maxCount`, `filter`), naming the field.
+   */
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
 
   /** Catch-up from a position, then live. Every matching event is delivered exactly once, in order. */

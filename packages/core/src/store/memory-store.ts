@@ -1,4 +1,4 @@
-import { DuplicateEventIdError, ValidationError, WrongExpectedVersionError } from '../errors.js';
+import { DuplicateEventIdError, WrongExpectedVersionError } from '../errors.js';
 import type { NewEvent, RecordedEvent } from '../events.js';
 import {
   START,
@@ -14,7 +14,7 @@ import {
   type Subscription,
 } from './event-store.js';
 import { runSubscription } from './subscription-loop.js';
-import { DEFAULT_APPEND_LIMITS, streamNameIssues, validateAppend, type AppendLimits } from './validation.js';
+import { DEFAULT_APPEND_LIMITS, validateAppend, validateReadAll, validateReadStream, type AppendLimits } from './validation.js';
 
 /** Options of {@link MemoryEventStore}: append limits and the clock that stamps `recordedAt`. */
 export interface MemoryEventStoreOptions {
@@ -78,7 +78,7 @@ export class MemoryEventStore implements EventStore {
     for (const wake of [...this.waiters]) wake();
 
     const last = recorded[recorded.length - 1]!;
-    return { nextExpectedVersion: last.streamVersion, lastGlobalPosition: last.globalPosition };
+    return { nextExpectedVersion: last.streamVersion, lastGlobalPosition: last.globalPosition, duplicate: false };
   }
 
   /**
@@ -99,13 +99,12 @@ export class MemoryEventStore implements EventStore {
       first.streamName === stream && events.every((event, i) => streamEvents[start + i]?.id === event.id);
     if (!sameBatch) throw new DuplicateEventIdError(stream, first.id);
     const last = streamEvents[start + events.length - 1]!;
-    return { nextExpectedVersion: last.streamVersion, lastGlobalPosition: last.globalPosition };
+    return { nextExpectedVersion: last.streamVersion, lastGlobalPosition: last.globalPosition, duplicate: true };
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<ReadStreamResult> {
     this.assertOpen();
-    const issues = streamNameIssues(stream);
-    if (issues.length > 0) throw new ValidationError('stream read', issues);
+    validateReadStream(stream, options);
     const events = this.streams.get(stream) ?? [];
     const version = events.length === 0 ? null : BigInt(events.length - 1);
     const maxCount = options.maxCount ?? Number.MAX_SAFE_INTEGER;
@@ -123,6 +122,7 @@ export class MemoryEventStore implements EventStore {
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
     this.assertOpen();
+    validateReadAll(options);
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     // Positions are dense and start at 1, so "after p" starts at index p.
     for (let i = Number(options.after ?? START); i < this.log.length && remaining > 0; i++) {
@@ -135,6 +135,7 @@ export class MemoryEventStore implements EventStore {
 
   subscribeToAll(options: SubscribeOptions): Subscription {
     this.assertOpen();
+    validateReadAll({ ...(options.after !== undefined && { after: options.after }), ...(options.filter !== undefined && { filter: options.filter }) }, 'subscription');
     const subscription = runSubscription(
       {
         readPage: async (after, filter, maxCount) => {

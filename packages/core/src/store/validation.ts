@@ -1,17 +1,29 @@
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import type { NewEvent } from '../events.js';
-import type { ExpectedVersion } from './event-store.js';
+import type { ExpectedVersion, LogFilter, ReadAllOptions, ReadStreamOptions } from './event-store.js';
 
 /** Limits every store enforces before writing, so bad input fails the same way everywhere. */
 export interface AppendLimits {
-  /** Largest JSON size of one event's data plus metadata, in bytes. Default 1 MiB. */
+  /** Largest JSON size of one event's data plus metadata, in UTF-8 bytes. Default 1 MiB. */
   maxEventBytes: number;
   /** Most events in one append. Default 10,000. */
   maxBatchSize: number;
+  /** Largest JSON size of one append's events together, in UTF-8 bytes. Default 128 MiB. */
+  maxBatchBytes: number;
 }
 
-/** The limits a store applies when it is given none: 1 MiB per event, 10,000 events per append. */
-export const DEFAULT_APPEND_LIMITS: AppendLimits = { maxEventBytes: 1024 * 1024, maxBatchSize: 10_000 };
+/** The limits a store applies when it is given none: 1 MiB per event, 10,000 events and 128 MiB per append. */
+export const DEFAULT_APPEND_LIMITS: AppendLimits = {
+  maxEventBytes: 1024 * 1024,
+  maxBatchSize: 10_000,
+  maxBatchBytes: 128 * 1024 * 1024,
+};
+
+/**
+ * The largest stream version (and expected version) any store accepts: PostgreSQL's `bigint`
+ * maximum, 2^63 − 1. EventStoreDB's revisions are unsigned 64-bit, so larger values would wrap there.
+ */
+export const MAX_STREAM_VERSION = 2n ** 63n - 1n;
 
 const STREAM_NAME_MAX = 200;
 const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,199}$/;
@@ -25,7 +37,104 @@ export function streamNameIssues(stream: unknown, path = 'stream'): ValidationIs
   // eslint-disable-next-line no-control-regex
   if (/[\s\u0000-\u001f\u007f]/.test(stream)) return [{ path, message: 'must not contain spaces or control characters' }];
   if (stream.startsWith('$')) return [{ path, message: 'must not start with "$" (reserved for system streams)' }];
+  if (!isWellFormed(stream)) return [{ path, message: UNPAIRED_SURROGATE }];
   return [];
+}
+
+const UNPAIRED_SURROGATE = 'must be well-formed Unicode (it holds an unpaired surrogate)';
+
+/**
+ * False when `text` holds a lone UTF-16 surrogate. Such text has no UTF-8 encoding: PostgreSQL
+ * refuses it and other stores would silently turn it into U+FFFD, so every store refuses it.
+ */
+function isWellFormed(text: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+}
+
+/** Issues with an expected version: one of the three words, or a bigint from 0 to {@link MAX_STREAM_VERSION}. */
+function expectedVersionIssues(expectedVersion: unknown): ValidationIssue[] {
+  const path = 'expectedVersion';
+  if (typeof expectedVersion === 'bigint') {
+    if (expectedVersion < 0n) return [{ path, message: 'must be 0 or greater' }];
+    if (expectedVersion > MAX_STREAM_VERSION) return [{ path, message: `must be at most ${MAX_STREAM_VERSION} (2^63 - 1)` }];
+    return [];
+  }
+  if (['any', 'no_stream', 'stream_exists'].includes(expectedVersion as string)) return [];
+  return [{ path, message: `expected 'any', 'no_stream', 'stream_exists' or a bigint` }];
+}
+
+/**
+ * Checks the options of a stream read before any store sees them.
+ * @throws ValidationError naming every failing field (`stream`, `fromVersion`, `maxCount`, `direction`).
+ */
+export function validateReadStream(stream: unknown, options: ReadStreamOptions | undefined): void {
+  const issues = [...streamNameIssues(stream)];
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    issues.push({ path: 'options', message: `expected an object, got ${typeName(options)}` });
+  } else if (options) {
+    if (options.fromVersion !== undefined) issues.push(...versionIssues(options.fromVersion, 'fromVersion'));
+    if (options.maxCount !== undefined) issues.push(...countIssues(options.maxCount, 'maxCount'));
+    if (options.direction !== undefined && options.direction !== 'forwards' && options.direction !== 'backwards') {
+      issues.push({ path: 'direction', message: `expected 'forwards' or 'backwards'` });
+    }
+  }
+  if (issues.length > 0) throw new ValidationError('stream read', issues);
+}
+
+/**
+ * Checks the options of a global log read or subscription before any store sees them.
+ * @throws ValidationError naming every failing field (`after`, `maxCount`, `filter.streamPrefixes.0`, …).
+ */
+export function validateReadAll(options: Pick<ReadAllOptions, 'after' | 'maxCount' | 'filter'> | undefined, subject = 'log read'): void {
+  const issues: ValidationIssue[] = [];
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    issues.push({ path: 'options', message: `expected an object, got ${typeName(options)}` });
+  } else if (options) {
+    if (options.after !== undefined) issues.push(...versionIssues(options.after, 'after'));
+    if (options.maxCount !== undefined) issues.push(...countIssues(options.maxCount, 'maxCount'));
+    if (options.filter !== undefined) issues.push(...filterIssues(options.filter));
+  }
+  if (issues.length > 0) throw new ValidationError(subject, issues);
+}
+
+/** A version or position: a bigint from 0 to 2^63 − 1. */
+function versionIssues(value: unknown, path: string): ValidationIssue[] {
+  if (typeof value !== 'bigint') return [{ path, message: `expected a bigint, got ${typeName(value)}` }];
+  if (value < 0n) return [{ path, message: 'must be 0 or greater' }];
+  if (value > MAX_STREAM_VERSION) return [{ path, message: `must be at most ${MAX_STREAM_VERSION} (2^63 - 1)` }];
+  return [];
+}
+
+/** A count: a whole number from 0, or `Infinity` for "no limit". */
+function countIssues(value: unknown, path: string): ValidationIssue[] {
+  if (typeof value !== 'number') return [{ path, message: `expected a number, got ${typeName(value)}` }];
+  if (value === Number.POSITIVE_INFINITY) return [];
+  if (!Number.isSafeInteger(value) || value < 0) return [{ path, message: `must be a whole number, 0 or greater, got ${value}` }];
+  return [];
+}
+
+function filterIssues(filter: unknown): ValidationIssue[] {
+  if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) {
+    return [{ path: 'filter', message: `expected an object, got ${typeName(filter)}` }];
+  }
+  const { eventTypes, streamPrefixes } = filter as LogFilter;
+  return [...textListIssues(eventTypes, 'filter.eventTypes'), ...textListIssues(streamPrefixes, 'filter.streamPrefixes')];
+}
+
+/** A list of names to match: strings of at most 200 characters, without control characters, well-formed. */
+function textListIssues(list: unknown, path: string): ValidationIssue[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) return [{ path, message: `expected an array of strings, got ${typeName(list)}` }];
+  const issues: ValidationIssue[] = [];
+  list.forEach((item: unknown, i) => {
+    const at = `${path}.${i}`;
+    if (typeof item !== 'string') issues.push({ path: at, message: `expected a string, got ${typeName(item)}` });
+    else if (item.length > STREAM_NAME_MAX) issues.push({ path: at, message: `must be at most ${STREAM_NAME_MAX} characters` });
+    // eslint-disable-next-line no-control-regex
+    else if (/[\u0000-\u001f\u007f]/.test(item)) issues.push({ path: at, message: 'must not contain control characters' });
+    else if (!isWellFormed(item)) issues.push({ path: at, message: UNPAIRED_SURROGATE });
+  });
+  return issues;
 }
 
 /**
@@ -39,12 +148,7 @@ export function validateAppend(
   expectedVersion: ExpectedVersion,
   limits: AppendLimits = DEFAULT_APPEND_LIMITS,
 ): NewEvent[] {
-  const issues: ValidationIssue[] = [...streamNameIssues(stream)];
-  if (typeof expectedVersion === 'bigint') {
-    if (expectedVersion < 0n) issues.push({ path: 'expectedVersion', message: 'must be 0 or greater' });
-  } else if (!['any', 'no_stream', 'stream_exists'].includes(expectedVersion as string)) {
-    issues.push({ path: 'expectedVersion', message: `expected 'any', 'no_stream', 'stream_exists' or a bigint` });
-  }
+  const issues: ValidationIssue[] = [...streamNameIssues(stream), ...expectedVersionIssues(expectedVersion)];
   if (!Array.isArray(events)) {
     issues.push({ path: 'events', message: `expected an array, got ${typeName(events)}` });
     throw new ValidationError('append', issues);
@@ -55,6 +159,7 @@ export function validateAppend(
   }
   const seen = new Set<string>();
   const stored: NewEvent[] = [];
+  let batchBytes = 0;
   events.forEach((event, i) => {
     const at = `events.${i}`;
     if (typeof event !== 'object' || event === null) {
@@ -85,6 +190,14 @@ export function validateAppend(
     const bytes = Buffer.byteLength(data) + Buffer.byteLength(metadata);
     if (bytes > limits.maxEventBytes) {
       issues.push({ path: at, message: `is ${bytes} bytes of JSON; the limit is ${limits.maxEventBytes}` });
+      return;
+    }
+    batchBytes += bytes;
+    if (batchBytes > limits.maxBatchBytes) {
+      // Reported once, at the event that crosses the limit; later events are not copied.
+      if (!issues.some((issue) => issue.path === 'events')) {
+        issues.push({ path: 'events', message: `hold more than ${limits.maxBatchBytes} bytes of JSON in all (the limit of one append)` });
+      }
       return;
     }
     stored.push({ id: event.id.toLowerCase(), type: event.type, data: JSON.parse(data), metadata: JSON.parse(metadata) });

@@ -27,7 +27,7 @@ describe('storeModelProperty', () => {
       storeModelProperty({
         store: broken((store) => (stream, events, options) => store.appendToStream(stream, events.map((e) => ({ ...e, id: crypto.randomUUID() })), options)),
       }),
-      { numRuns: 200 },
+      { numRuns: 500 },
     );
     expect(details.failed).toBe(true);
     expect(String(details.errorInstance)).toMatch(/retry append|reference store answered/);
@@ -40,7 +40,7 @@ describe('storeModelProperty', () => {
           store.appendToStream(stream, events, { expectedVersion: options.expectedVersion === 'no_stream' ? 'any' : options.expectedVersion }),
         ),
       }),
-      { numRuns: 200 },
+      { numRuns: 500 },
     );
     expect(details.failed).toBe(true);
     expect(String(details.errorInstance)).toMatch(/expecting no_stream/);

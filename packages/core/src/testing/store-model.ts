@@ -112,7 +112,7 @@ class ReadAllStep implements fc.AsyncCommand<Model, Pair> {
 export function storeModelSteps(): fc.Arbitrary<fc.AsyncCommand<Model, Pair>>[] {
   const stream = fc.constantFrom(...STREAMS);
   return [
-    fc.record({ stream, count: fc.integer({ min: 1, max: 3 }), version: versionArb, retry: fc.option(fc.nat(20), { freq: 3 }) }).map(
+    fc.record({ stream, count: fc.integer({ min: 1, max: 3 }), version: versionArb, retry: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat(20) }) }).map(
       (s) => new AppendStep(s.stream, s.count, s.version, s.retry),
     ),
     fc.record({

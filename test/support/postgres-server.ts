@@ -21,6 +21,13 @@ export interface TestPostgresServer {
   version: string;
   /** Stops the server and removes its directory. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Shuts the server down (`pg_ctl stop -m fast`: sessions are ended, connections refused) and
+   * keeps its data, for an outage that {@link resume} ends.
+   */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port, with its data. */
+  resume(): Promise<void>;
 }
 
 const DEFAULT_BINDIR = '/usr/lib/postgresql/15/bin';
@@ -152,7 +159,17 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       );
       try {
         await pg('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '60', 'start']);
-        return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, version, stop };
+        return {
+          url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+          version,
+          stop,
+          halt: async () => {
+            await pg('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+          },
+          resume: async () => {
+            await pg('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '60', 'start']);
+          },
+        };
       } catch (error) {
         // The port may have been taken between the probe and the start: try another.
         if (attempt >= 3) {

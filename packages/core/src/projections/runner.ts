@@ -107,6 +107,8 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
   let lastBuffered: bigint = START;
   /** The batch being handled, for the lag in seconds. */
   let inHand: readonly RecordedEvent[] | undefined;
+  /** The store is retrying failed reads by itself (it said so through `onReadRetry`). */
+  let readsFailing = false;
   /** The restart in progress: failures reported while one runs join it rather than subscribing twice. */
   let restarting: Promise<void> | undefined;
 
@@ -260,6 +262,7 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
 
   async function onEvent(event: RecordedEvent) {
     record.saw(event.globalPosition);
+    readGotThrough();
     await enqueue(async () => {
       if (failure) return; // stopped on a poison event: nothing after it may count as handled
       if (event.globalPosition <= lastBuffered) return; // already handled before a re-read
@@ -269,8 +272,16 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
     });
   }
 
+  /** The store reported failed reads, and now one got through. */
+  function readGotThrough() {
+    if (!readsFailing) return;
+    readsFailing = false;
+    record.succeeded();
+  }
+
   function onCaughtUp(at: bigint) {
     record.saw(at);
+    readGotThrough();
     void enqueue(async () => {
       if (failure) return; // a caught-up report queued before the failure must not move the checkpoint past it
       await flush();
@@ -307,6 +318,7 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
   }
 
   function open() {
+    readsFailing = false;
     lastBuffered = position;
     buffer = [];
     record.caughtUp = false;
@@ -320,6 +332,12 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
       onEvent,
       onCaughtUp,
       onError: onSubscriptionError,
+      // The store retries the read by itself; the status shows it until something succeeds again.
+      onReadRetry: (error) => {
+        if (!active()) return;
+        readsFailing = true;
+        record.failed(error, true);
+      },
     });
   }
 

@@ -40,6 +40,7 @@ export function runSubscription(source: LogSource, options: SubscribeOptions): S
         failedReads = 0;
       } catch (error) {
         if (!isTransient(error) || abort.signal.aborted) throw error;
+        options.onReadRetry?.(error);
         await sleep(backoffDelay(++failedReads, READ_BACKOFF), abort.signal);
         continue;
       }

@@ -227,6 +227,32 @@ describe('projection runner under faults (memory)', () => {
     expect(checkpoints.seen.length).toBeLessThanOrEqual(2); // the failed write, and at most the one stop() tries
   });
 
+  it('stopped while a batch is being retried, it leaves the checkpoint before that batch, whatever reports were queued behind it', async () => {
+    const memory = new MemoryEventStore();
+    await appendTicks(memory, 4);
+    // Two caught-up reports per caught-up, as a polling store sends when a poll comes while the first is queued.
+    const store = Object.assign(Object.create(memory) as MemoryEventStore, {
+      subscribeToAll(options: SubscribeOptions) {
+        return memory.subscribeToAll({
+          ...options,
+          onCaughtUp(position: bigint) {
+            options.onCaughtUp?.(position);
+            options.onCaughtUp?.(position);
+          },
+        });
+      },
+    });
+    const checkpoints = new MemoryCheckpointStore();
+    const { handled, projection } = recorder(() => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    const runner = createProjectionRunner({ store, checkpoints, projection, backoff: FAST });
+    await runner.start();
+    await eventually(() => runner.status().consecutiveFailures >= 3, 'the batch to keep failing');
+    await runner.stop();
+    expect(handled).toEqual([]);
+    expect(runner.position).toBe(0n);
+    expect((await checkpoints.read('recorder')) ?? 0n).toBe(0n); // none, or the start of the log
+  });
+
   it('stop() during a long backoff after a failed read resolves', async () => {
     const memory = new MemoryEventStore();
     await appendTicks(memory, 3);

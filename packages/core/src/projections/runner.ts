@@ -5,6 +5,7 @@ import { isTransient } from '../transient.js';
 import { CheckpointConflictError, type CheckpointStore } from './checkpoints.js';
 import type { HasStatus, ProjectionState, ProjectionStatus } from './health.js';
 import { ProjectionFailedError, ProjectionTimeoutError, type Projection } from './projection.js';
+import { batchHandling, type RunnerCursor } from './runner-batches.js';
 import { RunnerRecord } from './runner-status.js';
 import { backoffDelay, DEFAULT_TRANSIENT_BACKOFF, StopRequested, type BackoffPolicy } from './supervision.js';
 
@@ -60,14 +61,6 @@ export interface ProjectionRunner extends HasStatus {
   readonly failure: ProjectionFailedError | undefined;
 }
 
-/** One failed attempt at a batch: whether the projection's own code failed, and with what. */
-class AttemptFailed {
-  constructor(
-    readonly inHandler: boolean,
-    readonly error: unknown,
-  ) {}
-}
-
 /**
  * Creates a runner. Events reach the projection in log order, in batches of up to `checkpointEvery`
  * (one at a time through `handle`, or together through `handleBatch`). The checkpoint is written
@@ -92,10 +85,8 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
   let phase: 'stopped' | 'running' | 'failed' = 'stopped';
   let failure: ProjectionFailedError | undefined;
   let subscription: Subscription | undefined;
-  /** The checkpoint as stored (compare-and-set expects it). */
-  let stored: bigint | null = null;
-  /** Everything up to here has been handled. */
-  let position: bigint = START;
+  /** The checkpoint as stored, and everything handled: shared with the batch handling. */
+  const cursor: RunnerCursor = { stored: null, position: START };
   /** Serialises event handling and checkpoint writes. */
   let queue: Promise<void> = Promise.resolve();
   let waiters: { position: bigint; resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -107,6 +98,8 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
   let lastBuffered: bigint = START;
   /** The batch being handled, for the lag in seconds. */
   let inHand: readonly RecordedEvent[] | undefined;
+  /** A batch failed without being handled; later deliveries wait for the next subscription. */
+  let derailed = false;
   /** The store is retrying failed reads by itself (it said so through `onReadRetry`). */
   let readsFailing = false;
   /** The restart in progress: failures reported while one runs join it rather than subscribing twice. */
@@ -122,7 +115,7 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
 
   function settleWaiters() {
     waiters = waiters.filter((w) => {
-      if (position >= w.position) w.resolve();
+      if (cursor.position >= w.position) w.resolve();
       else if (failure) w.reject(failure);
       else return true;
       return false;
@@ -135,106 +128,17 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
     if (!active()) throw new StopRequested();
   }
 
-  /** Runs `work` until it succeeds, waiting out every failure but a checkpoint conflict or a stop. */
-  async function persist<T>(work: () => Promise<T>): Promise<T> {
-    for (;;) {
-      try {
-        const result = await work();
-        record.succeeded();
-        return result;
-      } catch (error) {
-        if (error instanceof CheckpointConflictError) throw error;
-        if (!active()) throw new StopRequested();
-        record.failed(error, true);
-        await pause(backoffDelay(record.consecutiveFailures, backoff));
-      }
-    }
-  }
-
-  async function storeCheckpoint(to: bigint) {
-    if (stored !== null && to <= stored) return;
-    await checkpoints.store(projection.name, to, stored);
-    stored = to;
-  }
-
-  /** Hands `events` to the projection, inside one checkpoint transaction when it uses them. */
-  async function apply(events: readonly RecordedEvent[]) {
-    const last = events[events.length - 1]!.globalPosition;
-    let inHandler = false;
-    const work = async (tx: Tx) => {
-      try {
-        if (projection.handleBatch) await projection.handleBatch(events, { tx });
-        else for (const event of events) await projection.handle!(event, { tx });
-      } catch (error) {
-        inHandler = true;
-        throw error;
-      }
-    };
-    try {
-      if (transactional) {
-        await checkpoints.transaction!(projection.name, last, stored, work);
-        stored = last;
-      } else {
-        await work(undefined as Tx);
-      }
-    } catch (error) {
-      if (error instanceof CheckpointConflictError) throw error;
-      throw new AttemptFailed(inHandler, error);
-    }
-  }
-
-  /**
-   * Applies `events` until it succeeds. Transient errors and checkpoint failures are waited out
-   * for as long as it takes; a handler failing otherwise gets `retry.maxAttempts` attempts.
-   */
-  async function attempt(events: readonly RecordedEvent[]): Promise<{ ok: true } | { ok: false; error: unknown; attempts: number }> {
-    let handlerFailures = 0;
-    for (;;) {
-      try {
-        await apply(events);
-        record.succeeded();
-        return { ok: true };
-      } catch (caught) {
-        if (!(caught instanceof AttemptFailed)) throw caught;
-        if (!active()) throw new StopRequested();
-        const poisonous = caught.inHandler && !isTransient(caught.error);
-        record.failed(caught.error, !poisonous);
-        if (!poisonous) {
-          await pause(backoffDelay(record.consecutiveFailures, backoff));
-          continue;
-        }
-        if (++handlerFailures >= retry.maxAttempts) return { ok: false, error: caught.error, attempts: handlerFailures };
-        await pause(backoffDelay(handlerFailures, retry));
-      }
-    }
-  }
-
-  function poisoned(event: RecordedEvent, attempts: number, error: unknown) {
-    return new ProjectionFailedError(
-      projection.name,
-      { stream: event.streamName, version: event.streamVersion, position: event.globalPosition, type: event.type },
-      attempts,
-      error,
-    );
-  }
-
-  /**
-   * Handles a batch as a whole; if its handler keeps failing, one event at a time, so the event that
-   * fails is found and named, and everything before it counts as done.
-   */
-  async function handleBatch(batch: readonly RecordedEvent[]) {
-    const whole = await attempt(batch);
-    if (whole.ok) {
-      position = batch[batch.length - 1]!.globalPosition;
-      return;
-    }
-    if (batch.length === 1) throw poisoned(batch[0]!, whole.attempts, whole.error);
-    for (const event of batch) {
-      const one = await attempt([event]);
-      if (!one.ok) throw poisoned(event, one.attempts, one.error);
-      position = event.globalPosition;
-    }
-  }
+  const { persist, storeCheckpoint, handleBatch } = batchHandling({
+    projection,
+    checkpoints,
+    transactional,
+    retry,
+    backoff,
+    record,
+    cursor,
+    pause,
+    active,
+  });
 
   function enqueue(work: () => Promise<void>): Promise<void> {
     const next = queue.then(work);
@@ -250,13 +154,14 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
     try {
       await handleBatch(batch);
     } catch (error) {
+      derailed = true;
       // Keep what was done before the poison event, so a restart resumes exactly at it.
-      if (error instanceof ProjectionFailedError && !transactional) await storeCheckpoint(position).catch(() => undefined);
+      if (error instanceof ProjectionFailedError && !transactional) await storeCheckpoint(cursor.position).catch(() => undefined);
       throw error;
     } finally {
       inHand = undefined;
     }
-    if (!transactional) await persist(() => storeCheckpoint(position));
+    if (!transactional) await persist(() => storeCheckpoint(cursor.position));
     settleWaiters();
   }
 
@@ -264,7 +169,7 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
     record.saw(event.globalPosition);
     readGotThrough();
     await enqueue(async () => {
-      if (failure) return; // stopped on a poison event: nothing after it may count as handled
+      if (failure || derailed || !active()) return; // a batch was left unhandled: nothing after it may count as handled
       if (event.globalPosition <= lastBuffered) return; // already handled before a re-read
       buffer.push(event);
       lastBuffered = event.globalPosition;
@@ -283,10 +188,12 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
     record.saw(at);
     readGotThrough();
     void enqueue(async () => {
-      if (failure) return; // a caught-up report queued before the failure must not move the checkpoint past it
+      // A caught-up report queued behind a batch that failed (poison, a stop, a conflict) must not
+      // move the checkpoint past that batch.
+      if (failure || derailed || !active()) return;
       await flush();
-      if (at > position) position = at; // events the filter skipped count as handled
-      await persist(() => storeCheckpoint(position));
+      if (at > cursor.position) cursor.position = at; // events the filter skipped count as handled
+      await persist(() => storeCheckpoint(cursor.position));
       record.caughtUp = true;
       record.touch();
       settleWaiters();
@@ -318,13 +225,14 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
   }
 
   function open() {
+    derailed = false;
     readsFailing = false;
-    lastBuffered = position;
+    lastBuffered = cursor.position;
     buffer = [];
     record.caughtUp = false;
     record.touch();
     subscription = store.subscribeToAll({
-      after: position,
+      after: cursor.position,
       filter: {
         ...(projection.eventTypes && { eventTypes: projection.eventTypes }),
         ...(projection.streamPrefixes && { streamPrefixes: projection.streamPrefixes }),
@@ -343,8 +251,8 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
 
   async function readCheckpoint() {
     const read = await checkpoints.read(projection.name);
-    stored = read;
-    position = read ?? START;
+    cursor.stored = read;
+    cursor.position = read ?? START;
   }
 
   /**
@@ -382,14 +290,14 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
   return {
     name: projection.name,
     get position() {
-      return position;
+      return cursor.position;
     },
     get failure() {
       return failure;
     },
     status() {
-      const oldest = (inHand ?? buffer).find((e) => e.globalPosition > position)?.recordedAt;
-      return record.snapshot(projection.name, position, oldest);
+      const oldest = (inHand ?? buffer).find((e) => e.globalPosition > cursor.position)?.recordedAt;
+      return record.snapshot(projection.name, cursor.position, oldest);
     },
     async start() {
       if (phase === 'running') return;
@@ -420,13 +328,13 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
       await subscription?.stop();
       subscription = undefined;
       await queue;
-      if (!transactional && phase === 'running') await storeCheckpoint(position).catch(() => undefined);
+      if (!transactional && phase === 'running') await storeCheckpoint(cursor.position).catch(() => undefined);
       phase = 'stopped';
       stopping = false;
       record.touch();
     },
     waitFor(target, { timeoutMs = 30_000 } = {}) {
-      if (position >= target) return Promise.resolve();
+      if (cursor.position >= target) return Promise.resolve();
       if (failure) return Promise.reject(failure);
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -446,7 +354,7 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
     },
     async lag() {
       const head = await store.headPosition();
-      return head > position ? head - position : 0n;
+      return head > cursor.position ? head - cursor.position : 0n;
     },
   };
 }

@@ -619,7 +619,7 @@ describe('read models: order_numbers and notification_outbox', () => {
       }),
     );
     await Promise.all(runners.map((r) => r.start()));
-    await waitUntil(() => runners.every((r) => r.status === 'failed'), 'the crashed process to stop');
+    await waitUntil(() => runners.every((r) => r.status().state === 'stopped-on-poison'), 'the crashed process to stop');
     expect(killed.length).toBeGreaterThanOrEqual(1);
 
     // Nothing of the killed transaction is there: each table and checkpoint is where the first
@@ -836,7 +836,7 @@ describe('read models: order_numbers and notification_outbox', () => {
       retry: { maxAttempts: 1 },
     });
     await runner.start();
-    await waitUntil(() => runner.status === 'failed', 'the projection to stop');
+    await waitUntil(() => runner.status().state === 'stopped-on-poison', 'the projection to stop');
     expect(runner.failure).toBeInstanceOf(ProjectionFailedError);
     expect(String((runner.failure!.cause as Error).message)).toMatch(/PostgresCheckpointStore/);
     expect((await orderNumbersTable(store.pool, store.schema)).size).toBe(0);
@@ -855,7 +855,7 @@ describe('read models: order_numbers and notification_outbox', () => {
     const readModels = createPostgresReadModels({ store, retry: { maxAttempts: 1 } });
     cleanups.push(() => readModels.stop());
     await readModels.start();
-    await waitUntil(() => readModels.orderNumbers.status === 'failed', 'the projection to stop', 30_000);
+    await waitUntil(() => readModels.orderNumbers.status().state === 'stopped-on-poison', 'the projection to stop', 30_000);
     expect(readModels.orderNumbers.failure).toMatchObject({ event: { position: bad.lastGlobalPosition, type: 'OrderNumberAssigned' } });
     expect(String(readModels.orderNumbers.failure!.message)).toMatch(/day is not YYYYMMDD/);
     expect((await orderNumbersTable(store.pool, schema)).size).toBe(1);

@@ -47,7 +47,7 @@ describe('projection runner stopped on a poison event', () => {
     await runner.start();
     await expect(runner.waitUntilCaughtUp({ timeoutMs: 5000 })).rejects.toBeInstanceOf(ProjectionFailedError);
     await new Promise((resolve) => setTimeout(resolve, 20)); // let anything still queued run
-    expect(runner.status).toBe('failed');
+    expect(runner.status().state).toBe('stopped-on-poison');
     expect(runner.failure?.event.position).toBe(poison.lastGlobalPosition);
     expect(await checkpoints.read('poisoned')).toBe(good.lastGlobalPosition);
     expect(runner.position).toBe(good.lastGlobalPosition);

@@ -10,6 +10,7 @@ export * from './events.js';
 export * from './decider.js';
 export * from './command/index.js';
 export * from './validation.js';
+export * from './transient.js';
 export * from './store/event-store.js';
 export * from './store/memory-store.js';
 export * from './store/validation.js';

@@ -359,6 +359,7 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
         if (!isTransient(error)) throw context.toError(error);
         failures = covered > before ? 1 : failures + 1;
         if (failures > settings.maxResubscribes) throw context.toError(error);
+        options.onReadRetry?.(error);
         await sleep(Math.min(2000, settings.resubscribeDelayMs * 2 ** (failures - 1)), abort.signal);
       }
     }

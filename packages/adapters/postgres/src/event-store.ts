@@ -360,6 +360,7 @@ export class PostgresEventStore implements EventStore {
           } catch (error) {
             // A subscription outlives a database restart or a dropped connection: read again.
             if (!isTransient(error) || stopped.signal.aborted || this.closed) throw error;
+            options.onReadRetry?.(error);
             await sleep(Math.min(this.pollIntervalMs, 50 * 2 ** attempt), stopped.signal);
             if (stopped.signal.aborted) return { events: [], position: after };
           }

@@ -1,2 +1,4 @@
 export * from './checkpoints.js';
 export * from './runner.js';
+export * from './health.js';
+export { backoffDelay, DEFAULT_TRANSIENT_BACKOFF, type BackoffPolicy } from './supervision.js';

@@ -1,73 +1,18 @@
-import { isCheckpointConflictError, isProjectionFailedError, OrdoError } from '../errors.js';
 import type { RecordedEvent } from '../events.js';
+import { isCheckpointConflictError, isProjectionFailedError } from '../errors.js';
 import { START, type EventStore, type Subscription } from '../store/event-store.js';
 import { sleep } from '../store/subscription-loop.js';
-import type { CheckpointStore } from './checkpoints.js';
+import { isTransient } from '../transient.js';
+import { CheckpointConflictError, type CheckpointStore } from './checkpoints.js';
+import type { HasStatus, ProjectionState, ProjectionStatus } from './health.js';
+import { ProjectionFailedError, ProjectionTimeoutError, type Projection } from './projection.js';
+import { batchHandling, type RunnerCursor } from './runner-batches.js';
+import { RunnerRecord } from './runner-status.js';
+import { backoffDelay, DEFAULT_TRANSIENT_BACKOFF, StopRequested, type BackoffPolicy } from './supervision.js';
 
-/** What a projection's code gets with each event. */
-export interface ProjectionContext<Tx = unknown> {
-  /**
-   * The transaction the checkpoint will be stored in, when the checkpoint store has one
-   * (PostgreSQL: a `pg` client inside BEGIN). Write read models through it and they commit
-   * together with the checkpoint: exactly once, without deterministic-id tricks.
-   */
-  tx: Tx;
-}
+export * from './projection.js';
 
-/**
- * A projection: a name (its checkpoint's key), which events it reads, and what it does with each.
- *
- * Without a transactional checkpoint store, an event can be handed over again after a crash that
- * came between its effect and the checkpoint: make effects idempotent, e.g. by appending events
- * with ids derived from the cause (`eventIdFor`), which the store absorbs when repeated.
- */
-export interface Projection<Tx = unknown> {
-  name: string;
-  /** Only events of these types (default: all). */
-  eventTypes?: readonly string[];
-  /** Only events of streams with these prefixes (default: all). */
-  streamPrefixes?: readonly string[];
-  /** Applies one event. Give this, or `handleBatch`. */
-  handle?(event: RecordedEvent, context: ProjectionContext<Tx>): Promise<void> | void;
-  /**
-   * Applies several events at once, in log order: for projections that can do a batch in fewer
-   * round trips (one append or one SQL statement for the whole batch). If a batch keeps failing, the
-   * runner hands events over one at a time to find the one that fails.
-   */
-  handleBatch?(events: readonly RecordedEvent[], context: ProjectionContext<Tx>): Promise<void>;
-}
-
-/** A projection stopped on an event it could not handle. Restarting resumes at that event. */
-export class ProjectionFailedError extends OrdoError {
-  static override readonly code = 'projection_failed';
-  override name = 'ProjectionFailedError';
-  constructor(
-    readonly projection: string,
-    readonly event: { stream: string; version: bigint; position: bigint; type: string },
-    readonly attempts: number,
-    override readonly cause: unknown,
-  ) {
-    super(
-      `Projection "${projection}" stopped after ${attempts} attempts at ${event.type} ` +
-        `(stream "${event.stream}", version ${event.version}, position ${event.position}): ${describe(cause)}`,
-    );
-  }
-}
-
-/** A wait for a projection ran out of time. */
-export class ProjectionTimeoutError extends OrdoError {
-  static override readonly code = 'projection_timeout';
-  override name = 'ProjectionTimeoutError';
-  constructor(
-    readonly projection: string,
-    readonly position: bigint,
-    readonly timeoutMs: number,
-  ) {
-    super(`Projection "${projection}" did not reach position ${position} within ${timeoutMs} ms`);
-  }
-}
-
-/** What {@link createProjectionRunner} runs: one projection over a store's global log, with its checkpoints. */
+/** What {@link createProjectionRunner} runs: the projection, the log it reads and where its checkpoint lives. */
 export interface ProjectionRunnerOptions<Tx = unknown> {
   store: EventStore;
   checkpoints: CheckpointStore<Tx>;
@@ -78,29 +23,43 @@ export interface ProjectionRunnerOptions<Tx = unknown> {
    * page of the log: catching up costs one checkpoint commit per page.
    */
   checkpointEvery?: number;
-  /** Retries of a failing event before the projection stops. Default 5 attempts, backoff 50 ms doubling to 2 s. */
+  /**
+   * Attempts at an event whose handler keeps failing with an error that is not transient, before
+   * the projection stops on it as a poison event. Default 5 attempts, backoff 50 ms doubling to 2 s.
+   */
   retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /**
+   * Backoff for everything waited out for as long as it takes: transient errors (see
+   * `isTransient`), failed reads of the log and failed checkpoint reads and writes. Default
+   * 100 ms doubling to 30 s, jittered.
+   */
+  backoff?: Partial<BackoffPolicy>;
   /** Called when the projection stops on a poison event. */
   onFailure?(error: ProjectionFailedError): void;
 }
 
-/** Runs one projection: catch-up from its checkpoint, then live. */
-export interface ProjectionRunner {
+/** Runs one projection: catch-up from its checkpoint, then live, under supervision. */
+export interface ProjectionRunner extends HasStatus {
   readonly name: string;
-  /** Starts reading (no-op when running). Resolves once the checkpoint is read and delivery begun. */
+  /**
+   * Starts reading (no-op when running). Resolves once the checkpoint is read and delivery begun,
+   * or, when the checkpoint cannot be read for a transient reason, once retrying has begun.
+   * @throws the checkpoint store's error when it is not transient (e.g. a bad projection name).
+   */
   start(): Promise<void>;
-  /** Stops after the event in hand, storing the checkpoint of what was done. */
+  /** Stops after the event in hand, storing the checkpoint of what was done. Interrupts any backoff. */
   stop(): Promise<void>;
   /** Resolves once every event up to `position` has been handled. Rejects if the projection fails or times out. */
   waitFor(position: bigint, options?: { timeoutMs?: number }): Promise<void>;
   /** Waits until the projection has handled the log as it is now. */
   waitUntilCaughtUp(options?: { timeoutMs?: number }): Promise<void>;
-  /** How far behind the log head the projection is, in global positions (for monitoring). */
+  /** How far behind the log head the projection is, in global positions (asks the store). */
   lag(): Promise<bigint>;
   /** Position of the last event handled (or skipped by the filter). */
   readonly position: bigint;
-  readonly status: 'stopped' | 'running' | 'failed';
-  /** Why it stopped, when `status` is `failed`. */
+  /** State, position, lag, last error and failure streak, without I/O: for readiness probes (see `health`). */
+  status(): ProjectionStatus;
+  /** Why it stopped, when `status().state` is `stopped-on-poison`. */
   readonly failure: ProjectionFailedError | undefined;
 }
 
@@ -109,99 +68,79 @@ export interface ProjectionRunner {
  * (one at a time through `handle`, or together through `handleBatch`). The checkpoint is written
  * with compare-and-set: if another copy of the projection moved it, this copy re-reads it and
  * carries on from there, so the two never both advance it.
+ *
+ * Supervision: a failed read of the log, a failed checkpoint read or write, and any transient
+ * error are retried for as long as it takes, with capped, jittered backoff, resuming where the
+ * runner got to; they never stop it and never blame an event. Only a handler that fails with
+ * another error on the same event `retry.maxAttempts` times stops it, naming that event.
  */
 export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOptions<Tx>): ProjectionRunner {
   const { store, checkpoints, projection } = options;
   const checkpointEvery = options.checkpointEvery ?? 500;
   const retry = { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 2000, ...options.retry };
-
-  let status: ProjectionRunner['status'] = 'stopped';
-  let failure: ProjectionFailedError | undefined;
-  let subscription: Subscription | undefined;
-  /** The checkpoint as stored (compare-and-set expects it). */
-  let stored: bigint | null = null;
-  /** Everything up to here has been handled. */
-  let position: bigint = START;
-  /** Serialises event handling and checkpoint writes. */
-  let queue: Promise<void> = Promise.resolve();
-  let waiters: { position: bigint; resolve: () => void; reject: (e: Error) => void }[] = [];
-  let stopping = false;
-
-  const transactional = typeof checkpoints.transaction === 'function';
+  const backoff: BackoffPolicy = { ...DEFAULT_TRANSIENT_BACKOFF, ...options.backoff };
+  const transactional = typeof checkpoints.transaction === 'function' && projection.transactional !== false;
   if (!projection.handle && !projection.handleBatch) {
     throw new TypeError(`Projection "${projection.name}" needs a handle or a handleBatch function`);
   }
 
+  let phase: 'stopped' | 'running' | 'failed' = 'stopped';
+  let failure: ProjectionFailedError | undefined;
+  let subscription: Subscription | undefined;
+  /** The checkpoint as stored, and everything handled: shared with the batch handling. */
+  const cursor: RunnerCursor = { stored: null, position: START };
+  /** Serialises event handling and checkpoint writes. */
+  let queue: Promise<void> = Promise.resolve();
+  let waiters: { position: bigint; resolve: () => void; reject: (e: Error) => void }[] = [];
+  let stopping = false;
+  /** Aborted by `stop()` (and on a poison stop): ends every backoff of this run at once. */
+  let run = new AbortController();
+  /** Events delivered and not yet handled; handed over together, then checkpointed. */
+  let buffer: RecordedEvent[] = [];
+  let lastBuffered: bigint = START;
+  /** The batch being handled, for the lag in seconds. */
+  let inHand: readonly RecordedEvent[] | undefined;
+  /** A batch failed without being handled; later deliveries wait for the next subscription. */
+  let derailed = false;
+  /** The store is retrying failed reads by itself (it said so through `onReadRetry`). */
+  let readsFailing = false;
+  /** The restart in progress: failures reported while one runs join it rather than subscribing twice. */
+  let restarting: Promise<void> | undefined;
+
+  const record = new RunnerRecord((r): ProjectionState => {
+    if (phase === 'failed') return 'stopped-on-poison';
+    if (phase === 'stopped') return 'stopped';
+    if (r.consecutiveFailures > 0) return 'retrying';
+    return r.caughtUp ? 'running' : 'catching-up';
+  });
+  const active = () => phase === 'running' && !stopping;
+
   function settleWaiters() {
     waiters = waiters.filter((w) => {
-      if (position >= w.position) w.resolve();
+      if (cursor.position >= w.position) w.resolve();
       else if (failure) w.reject(failure);
       else return true;
       return false;
     });
   }
 
-  async function saveCheckpoint(to: bigint) {
-    if (stored !== null && to <= stored) return;
-    await checkpoints.store(projection.name, to, stored);
-    stored = to;
+  /** Waits `ms`, or less when `stop()` comes; then ends the work in hand if it did. */
+  async function pause(ms: number) {
+    await sleep(ms, run.signal);
+    if (!active()) throw new StopRequested();
   }
 
-  /** Hands `events` to the projection, inside one checkpoint transaction when the store has them. */
-  async function apply(events: readonly RecordedEvent[]) {
-    const last = events[events.length - 1]!.globalPosition;
-    const work = async (tx: Tx) => {
-      if (projection.handleBatch) await projection.handleBatch(events, { tx });
-      else for (const event of events) await projection.handle!(event, { tx });
-    };
-    if (transactional) {
-      await checkpoints.transaction!(projection.name, last, stored, work);
-      stored = last;
-    } else {
-      await work(undefined as Tx);
-    }
-  }
-
-  /** Runs `work` with backoff; a checkpoint conflict or a stop ends it at once. */
-  async function withRetry(work: () => Promise<void>): Promise<{ ok: true } | { ok: false; error: unknown; attempts: number }> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await work();
-        return { ok: true };
-      } catch (error) {
-        if (isCheckpointConflictError(error) || stopping) throw error;
-        if (attempt >= retry.maxAttempts) return { ok: false, error, attempts: attempt };
-        await sleep(Math.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1)));
-      }
-    }
-  }
-
-  function poisoned(event: RecordedEvent, attempts: number, error: unknown) {
-    return new ProjectionFailedError(
-      projection.name,
-      { stream: event.streamName, version: event.streamVersion, position: event.globalPosition, type: event.type },
-      attempts,
-      error,
-    );
-  }
-
-  /**
-   * Handles a batch as a whole; if it keeps failing, one event at a time, so the event that fails
-   * is found and named, and everything before it counts as done.
-   */
-  async function handleBatch(batch: readonly RecordedEvent[]) {
-    const whole = await withRetry(() => apply(batch));
-    if (whole.ok) {
-      position = batch[batch.length - 1]!.globalPosition;
-      return;
-    }
-    if (batch.length === 1) throw poisoned(batch[0]!, whole.attempts, whole.error);
-    for (const event of batch) {
-      const one = await withRetry(() => apply([event]));
-      if (!one.ok) throw poisoned(event, one.attempts, one.error);
-      position = event.globalPosition;
-    }
-  }
+  const { persist, storeCheckpoint, handleBatch } = batchHandling({
+    projection,
+    checkpoints,
+    transactional,
+    retry,
+    backoff,
+    record,
+    cursor,
+    pause,
+    active,
+  });
 
   function enqueue(work: () => Promise<void>): Promise<void> {
     const next = queue.then(work);
@@ -209,28 +148,30 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
     return next;
   }
 
-  /** Events delivered and not yet handled; handed over together, then checkpointed. */
-  let buffer: RecordedEvent[] = [];
-  let lastBuffered: bigint = START;
-
   async function flush() {
     if (buffer.length === 0) return;
     const batch = buffer;
     buffer = [];
+    inHand = batch;
     try {
       await handleBatch(batch);
     } catch (error) {
+      derailed = true;
       // Keep what was done before the poison event, so a restart resumes exactly at it.
-      if (isProjectionFailedError(error) && !transactional) await saveCheckpoint(position).catch(() => undefined);
+      if (isProjectionFailedError(error) && !transactional) await storeCheckpoint(cursor.position).catch(() => undefined);
       throw error;
+    } finally {
+      inHand = undefined;
     }
-    if (!transactional) await saveCheckpoint(position);
+    if (!transactional) await persist(() => storeCheckpoint(cursor.position));
     settleWaiters();
   }
 
   async function onEvent(event: RecordedEvent) {
+    record.saw(event.globalPosition);
+    readGotThrough();
     await enqueue(async () => {
-      if (failure) return; // stopped on a poison event: nothing after it may count as handled
+      if (failure || derailed || !active()) return; // a batch was left unhandled: nothing after it may count as handled
       if (event.globalPosition <= lastBuffered) return; // already handled before a re-read
       buffer.push(event);
       lastBuffered = event.globalPosition;
@@ -238,43 +179,62 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
     });
   }
 
+  /** The store reported failed reads, and now one got through. */
+  function readGotThrough() {
+    if (!readsFailing) return;
+    readsFailing = false;
+    record.succeeded();
+  }
+
   function onCaughtUp(at: bigint) {
+    record.saw(at);
+    readGotThrough();
     void enqueue(async () => {
-      if (failure) return; // a caught-up report queued before the failure must not move the checkpoint past it
+      // A caught-up report queued behind a batch that failed (poison, a stop, a conflict) must not
+      // move the checkpoint past that batch.
+      if (failure || derailed || !active()) return;
       await flush();
-      if (at > position) position = at; // events the filter skipped count as handled
-      await saveCheckpoint(position);
+      if (at > cursor.position) cursor.position = at; // events the filter skipped count as handled
+      await persist(() => storeCheckpoint(cursor.position));
+      record.caughtUp = true;
+      record.touch();
       settleWaiters();
     }).catch(onSubscriptionError);
   }
 
-  function onSubscriptionError(error: unknown) {
-    if (stopping) return;
-    if (isCheckpointConflictError(error)) {
-      // Another copy moved the checkpoint: start again from where it got to.
-      void restart();
-      return;
-    }
-    status = 'failed';
-    failure =
-      isProjectionFailedError(error)
-        ? error
-        : new ProjectionFailedError(projection.name, { stream: '', version: -1n, position, type: '(read)' }, 1, error);
+  function stopOnPoison(error: ProjectionFailedError) {
+    phase = 'failed';
+    failure = error;
+    run.abort();
     void subscription?.stop();
     subscription = undefined;
+    record.touch();
     settleWaiters();
-    options.onFailure?.(failure);
+    options.onFailure?.(error);
   }
 
-  async function subscribe() {
-    const read = await checkpoints.read(projection.name);
-    if (status !== 'running' || stopping) return; // stopped meanwhile: do not leave a subscription behind
-    stored = read;
-    position = stored ?? START;
-    lastBuffered = position;
+  function onSubscriptionError(error: unknown) {
+    if (!active() || error instanceof StopRequested) return;
+    if (isProjectionFailedError(error)) return stopOnPoison(error);
+    if (isCheckpointConflictError(error)) {
+      // Another copy moved the checkpoint: start again from where it got to.
+      void restart({ reread: true, delay: false });
+      return;
+    }
+    // Reading the log failed (or the subscription ended): no event is to blame. Resume after a pause.
+    record.failed(error, true);
+    void restart({ reread: false, delay: true });
+  }
+
+  function open() {
+    derailed = false;
+    readsFailing = false;
+    lastBuffered = cursor.position;
     buffer = [];
+    record.caughtUp = false;
+    record.touch();
     subscription = store.subscribeToAll({
-      after: position,
+      after: cursor.position,
       filter: {
         ...(projection.eventTypes && { eventTypes: projection.eventTypes }),
         ...(projection.streamPrefixes && { streamPrefixes: projection.streamPrefixes }),
@@ -282,22 +242,47 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
       onEvent,
       onCaughtUp,
       onError: onSubscriptionError,
+      // The store retries the read by itself; the status shows it until something succeeds again.
+      onReadRetry: (error) => {
+        if (!active()) return;
+        readsFailing = true;
+        record.failed(error, true);
+      },
     });
   }
 
-  /** The restart in progress: conflicts reported while one runs join it rather than subscribing twice. */
-  let restarting: Promise<void> | undefined;
+  async function readCheckpoint() {
+    const read = await checkpoints.read(projection.name);
+    cursor.stored = read;
+    cursor.position = read ?? START;
+  }
 
-  function restart(): Promise<void> {
+  /**
+   * Drops the subscription and opens a new one, from the checkpoint (`reread`) or from where this
+   * runner got to, after a backoff when `delay`. Failures on the way are retried the same way.
+   */
+  function restart(how: { reread: boolean; delay: boolean }): Promise<void> {
     restarting ??= (async () => {
       const old = subscription;
       subscription = undefined;
       await old?.stop();
       await queue;
-      if (status !== 'running' || stopping) return;
-      await subscribe();
+      let { delay } = how;
+      for (;;) {
+        if (delay) await sleep(backoffDelay(record.consecutiveFailures, backoff), run.signal);
+        if (!active()) return;
+        try {
+          if (how.reread) await readCheckpoint();
+          if (!active()) return;
+          open();
+          return;
+        } catch (error) {
+          record.failed(error, true);
+          delay = true;
+        }
+      }
     })()
-      .catch(onSubscriptionError)
+      .catch(() => undefined)
       .finally(() => {
         restarting = undefined;
       });
@@ -307,34 +292,51 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
   return {
     name: projection.name,
     get position() {
-      return position;
-    },
-    get status() {
-      return status;
+      return cursor.position;
     },
     get failure() {
       return failure;
     },
+    status() {
+      const oldest = (inHand ?? buffer).find((e) => e.globalPosition > cursor.position)?.recordedAt;
+      return record.snapshot(projection.name, cursor.position, oldest);
+    },
     async start() {
-      if (status === 'running') return;
-      status = 'running';
+      if (phase === 'running') return;
+      phase = 'running';
       failure = undefined;
       stopping = false;
-      await subscribe();
+      run = new AbortController();
+      record.reset();
+      try {
+        await readCheckpoint();
+      } catch (error) {
+        if (!isTransient(error)) {
+          phase = 'stopped';
+          record.touch();
+          throw error;
+        }
+        record.failed(error, true);
+        void restart({ reread: true, delay: true });
+        return;
+      }
+      if (active()) open(); // not when stopped meanwhile: no subscription may be left behind
     },
     async stop() {
-      if (status !== 'running') return;
+      if (phase !== 'running') return;
       stopping = true;
+      run.abort();
       await restarting;
       await subscription?.stop();
       subscription = undefined;
       await queue;
-      if (!transactional && status === 'running') await saveCheckpoint(position).catch(() => undefined);
-      status = 'stopped';
+      if (!transactional && phase === 'running') await storeCheckpoint(cursor.position).catch(() => undefined);
+      phase = 'stopped';
       stopping = false;
+      record.touch();
     },
     waitFor(target, { timeoutMs = 30_000 } = {}) {
-      if (position >= target) return Promise.resolve();
+      if (cursor.position >= target) return Promise.resolve();
       if (failure) return Promise.reject(failure);
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -354,11 +356,7 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
     },
     async lag() {
       const head = await store.headPosition();
-      return head > position ? head - position : 0n;
+      return head > cursor.position ? head - cursor.position : 0n;
     },
   };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

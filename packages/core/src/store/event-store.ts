@@ -80,6 +80,12 @@ export interface SubscribeOptions {
   onCaughtUp?(position: bigint): void;
   /** The subscription stopped because of this error. */
   onError?(error: unknown): void;
+  /**
+   * A read failed for a transient reason (a lost connection, a restarting server) and the
+   * subscription will read again by itself, after a backoff. For status reporting only: delivery
+   * goes on without any action. Called once per failed read.
+   */
+  onReadRetry?(error: unknown): void;
 }
 
 /** A running subscription. */

@@ -1,4 +1,6 @@
 import type { RecordedEvent } from '../events.js';
+import { backoffDelay, type BackoffPolicy } from '../projections/supervision.js';
+import { isTransient } from '../transient.js';
 import { START, type LogFilter, type SubscribeOptions, type Subscription } from './event-store.js';
 
 /** What a store gives {@link runSubscription}: a way to read the next page, and a way to wait for more. */
@@ -13,20 +15,35 @@ export interface LogSource {
 }
 
 const PAGE_SIZE = 500;
+/** Backoff between reads that failed for a transient reason (a lost connection, a restarting server). */
+const READ_BACKOFF: BackoffPolicy = { baseDelayMs: 50, maxDelayMs: 5000 };
 
 /**
  * The catch-up-then-live loop shared by the stores: read pages from the cursor, deliver each event
  * in order, and when a read comes back empty, report being caught up and wait for the store to say
  * there may be more. Each event is delivered once because the cursor only moves past delivered (or
  * skipped) positions, and the store's `readPage` never returns a position a later commit could fill.
+ * A read that fails for a transient reason (see `isTransient`) is tried again, with backoff, for as
+ * long as it takes; any other failure, or a failing `onEvent`, ends the subscription through
+ * `onError`.
  */
 export function runSubscription(source: LogSource, options: SubscribeOptions): Subscription {
   const abort = new AbortController();
   let cursor = options.after ?? START;
 
   const loop = async () => {
+    let failedReads = 0;
     while (!abort.signal.aborted) {
-      const page = await source.readPage(cursor, options.filter, PAGE_SIZE);
+      let page: Awaited<ReturnType<LogSource['readPage']>>;
+      try {
+        page = await source.readPage(cursor, options.filter, PAGE_SIZE);
+        failedReads = 0;
+      } catch (error) {
+        if (!isTransient(error) || abort.signal.aborted) throw error;
+        options.onReadRetry?.(error);
+        await sleep(backoffDelay(++failedReads, READ_BACKOFF), abort.signal);
+        continue;
+      }
       for (const event of page.events) {
         if (abort.signal.aborted) return;
         await options.onEvent(event);

@@ -158,6 +158,8 @@ export function notificationRequestsProjection(options: NotificationRequestsOpti
     name: options.name ?? 'notification-requests',
     eventTypes: ['OrderPlaced', 'OrderStatusChanged'],
     streamPrefixes: [orderStream('')],
+    // Appends with derived ids, absorbed when repeated: no checkpoint transaction to hold open.
+    transactional: false,
     async handle(event) {
       if (event.type === 'OrderPlaced') remember(event.streamName, (event.data as OrderPlaced).customer);
       const status = event.type === 'OrderPlaced' ? 'placed' : (event.data as OrderStatusChanged).to;

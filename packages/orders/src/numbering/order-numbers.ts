@@ -224,6 +224,9 @@ export function orderNumbersProjection(options: OrderNumbersOptions): Projection
     streamPrefixes: ['order-'],
     handleBatch: numberBatch,
     handle: (event) => numberBatch([event]),
+    // Its effects are appends with derived ids, not writes through a checkpoint transaction: holding
+    // one open around them would tie up a pool connection while the appends wait for another.
+    transactional: false,
   };
 }
 

@@ -9,6 +9,8 @@ export * from './order/order-decider.js';
 export * from './order/order-service.js';
 export * from './numbering/order-numbers.js';
 export * from './notifications/notifications.js';
+export * from './notifications/notification-events.js';
+export * from './notifications/notification-delivery.js';
 export * from './notifications/notification-dispatcher.js';
 export * from './notifications/notification-outbox.js';
 export * from './fulfillment/fulfillment.js';

@@ -7,7 +7,8 @@ import { NotificationEvents, type NotificationRequest } from './notifications.js
  * the one fold every reader uses: the delivery decider, the dispatcher and the read models.
  */
 
-const attempt = z.number().int().min(1);
+/** Attempt numbers start at 1; 0 is read too, as the read models always have. */
+const attempt = z.number().int().min(0).max(2 ** 31 - 1);
 const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 time');
 
 /** `NotificationRequested`: what to send, to whom, and why. */

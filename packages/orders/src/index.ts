@@ -14,3 +14,5 @@ export * from './notifications/notification-delivery.js';
 export * from './notifications/notification-dispatcher.js';
 export * from './notifications/notification-outbox.js';
 export * from './fulfillment/fulfillment.js';
+export * from './fulfillment/fulfillment-events.js';
+export * from './fulfillment/fulfillment-flow.js';

@@ -75,8 +75,11 @@ export interface Reactor {
   /** Stops reading, interrupts every wait and every step (through its signal), and stores the low-water mark. */
   stop(): Promise<void>;
   status(): ReactorStatus;
-  /** Resolves once the log as of now is read and no key is ready, running or due. */
-  waitUntilIdle(options?: { timeoutMs?: number }): Promise<void>;
+  /**
+   * Resolves once the log as of now is read and no key is ready, running or (unless `includeDue` is
+   * false) waiting for its due time.
+   */
+  waitUntilIdle(options?: { timeoutMs?: number; includeDue?: boolean }): Promise<void>;
   /** The projection runner that reads the log for it. */
   readonly runner: ProjectionRunner;
 }
@@ -100,7 +103,13 @@ export function createReactor(options: ReactorOptions): Reactor {
   let abort = new AbortController();
   let lastError: ReactorStatus['lastError'];
   const steps = new Set<Promise<void>>();
-  let idleWaiters: (() => void)[] = [];
+  /** Waiters for idleness; `withDue`: keys waiting for their due time count as busy. */
+  let idleWaiters: { withDue: boolean; resolve: () => void }[] = [];
+  const idle = (withDue: boolean) => {
+    if (items.size === 0) return true;
+    const { inFlight, ready } = items.counts();
+    return !withDue && ready === 0 && Object.keys(inFlight).length === 0;
+  };
 
   const items = new ReactorItems(slotsOf, (item) => {
     const step = runStep(item, abort.signal);
@@ -141,7 +150,7 @@ export function createReactor(options: ReactorOptions): Reactor {
     if (signal.aborted) return; // stopped: the item stays unsettled, below the checkpoint
     items.finished(item, next, clock().getTime());
     if ('settled' in next) void checkpoints.advance(reaction.name, runner.position).catch(() => undefined);
-    if (items.size === 0) for (const resolve of idleWaiters.splice(0)) resolve();
+    idleWaiters = idleWaiters.filter((w) => (idle(w.withDue) ? (w.resolve(), false) : true));
   }
 
   return {
@@ -164,17 +173,17 @@ export function createReactor(options: ReactorOptions): Reactor {
     status() {
       return { state, ...items.counts(), checkpoint: checkpoints.position, ...(lastError && { lastError }) };
     },
-    async waitUntilIdle({ timeoutMs = 30_000 } = {}) {
+    async waitUntilIdle({ timeoutMs = 30_000, includeDue = true } = {}) {
       const deadline = Date.now() + timeoutMs;
       await runner.waitUntilCaughtUp({ timeoutMs });
-      if (items.size === 0) return;
+      if (idle(includeDue)) return;
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
-          idleWaiters = idleWaiters.filter((w) => w !== done);
+          idleWaiters = idleWaiters.filter((w) => w !== waiter);
           reject(new ProjectionTimeoutError(reaction.name, runner.position, timeoutMs));
         }, Math.max(0, deadline - Date.now()));
-        const done = () => (clearTimeout(timer), resolve());
-        idleWaiters.push(done);
+        const waiter = { withDue: includeDue, resolve: () => (clearTimeout(timer), resolve()) };
+        idleWaiters.push(waiter);
       });
     },
   };

@@ -1,0 +1,115 @@
+import type { CommandHandler } from '@ordo/core';
+import { InvalidTransitionError } from '../order/lifecycle.js';
+import type { OrderService } from '../order/order-service.js';
+import { type FulfillmentEvent, type FulfillmentFactCommand, type FulfillmentFacts, fulfillmentStream } from './fulfillment-events.js';
+import { fulfillmentKey, type FulfillmentProvider } from './fulfillment.js';
+
+/** A provider call of this process. */
+interface Call {
+  /** True while the provider has it. */
+  waiting: boolean;
+  done: Promise<void>;
+  /** Resolves once the provider has been asked. */
+  asked: Promise<void>;
+}
+
+/** What the process manager needs to call the provider. */
+export interface ProviderCallsOptions {
+  provider: FulfillmentProvider;
+  orders: OrderService;
+  facts: CommandHandler<FulfillmentFactCommand, FulfillmentEvent, FulfillmentFacts>;
+  clock: () => Date;
+  actor: string;
+}
+
+/**
+ * The process manager's provider calls. A call is recorded in the fulfillment stream before the
+ * provider is asked (so a restart knows it may have been made); a refusal is recorded with its
+ * reason; an acceptance is recorded on the order. Calls run outside the reactor's slots: waiting
+ * for a provider that never answers holds nothing. After `stop()` nothing a call learns is written.
+ */
+export function createProviderCalls(options: ProviderCallsOptions) {
+  const { provider, orders, facts, clock, actor } = options;
+  const calls = new Map<string, Call>();
+  let generation = 0;
+  let running = false;
+
+  async function call(orderId: string, attempt: number, resumed: boolean, entry: Call, askedProvider: () => void, started: number) {
+    const order = await orders.getOrder(orderId);
+    if (order.status !== 'submitting' || order.submissionAttempts !== attempt || started !== generation) return askedProvider();
+    const idempotencyKey = fulfillmentKey(orderId);
+    let requestId: string;
+    entry.waiting = true;
+    askedProvider();
+    try {
+      const known = resumed && provider.lookup ? await provider.lookup(idempotencyKey) : undefined;
+      ({ requestId } = known ?? (await provider.submit(order, { idempotencyKey, attempt })));
+    } catch (error) {
+      entry.waiting = false;
+      if (started !== generation) return;
+      const { state } = await facts.load(fulfillmentStream(orderId));
+      const n = state.calls[attempt] ?? 1;
+      await facts.handle(
+        fulfillmentStream(orderId),
+        { type: 'RecordRefusal', attempt, reason: describe(error), at: clock().toISOString() },
+        { commandId: `refusal:${attempt}:${n}`, actor },
+      );
+      return;
+    }
+    entry.waiting = false;
+    if (started !== generation) return; // stopped meanwhile: the next process manager asks again
+    try {
+      await orders.recordProviderRequest(orderId, requestId, { actor, commandId: `fulfillment:${orderId}:${attempt}:accepted` });
+    } catch (error) {
+      // A late answer for an order that was given up on, or already recorded: the history shows why.
+      if (!(error instanceof InvalidTransitionError)) throw error;
+    }
+  }
+
+  return {
+    /** True while this process has a call for `attempt` of the order in progress. */
+    inProgress: (orderId: string, attempt: number) => calls.has(`${orderId}:${attempt}`),
+    /** Records the call, then asks the provider in the background. */
+    async start(orderId: string, attempt: number, resumed: boolean) {
+      const key = `${orderId}:${attempt}`;
+      if (!running || calls.has(key)) return;
+      const stream = fulfillmentStream(orderId);
+      const { state } = await facts.load(stream);
+      const n = (state.calls[attempt] ?? 0) + 1;
+      await facts.handle(stream, { type: 'RecordCall', attempt, resumed, at: clock().toISOString() }, { commandId: `call:${attempt}:${n}`, actor });
+      let askedProvider = () => {};
+      const entry: Call = { waiting: false, done: Promise.resolve(), asked: new Promise<void>((resolve) => (askedProvider = resolve)) };
+      entry.done = call(orderId, attempt, resumed, entry, askedProvider, generation)
+        .catch(() => undefined) // a store error: the call is no longer in progress, so the next step resumes it
+        .finally(() => {
+          askedProvider();
+          if (calls.get(key) === entry) calls.delete(key);
+        });
+      calls.set(key, entry);
+    },
+    /** Calls that are reading or writing, not waiting for the provider. */
+    working: () => [...calls.values()].filter((c) => !c.waiting).map((c) => Promise.race([c.done, c.asked])),
+    resume() {
+      running = true;
+      generation++;
+    },
+    /** Forgets every call; resolves once those not waiting for the provider are done. */
+    async stop() {
+      running = false;
+      generation++;
+      const working = [...calls.values()].filter((c) => !c.waiting).map((c) => Promise.race([c.done, c.asked]));
+      calls.clear();
+      await Promise.all(working);
+    },
+  };
+}
+
+function describe(error: unknown): string {
+  let message: string;
+  try {
+    message = error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    message = 'an error that cannot be described';
+  }
+  return message.length > 500 ? `${message.slice(0, 500)}… [truncated: ${message.length} characters in all]` : message;
+}

@@ -67,6 +67,13 @@ export class ReactorItems {
     else if (item.phase === 'waiting') this.makeReady(item);
   }
 
+  /** Makes a waiting item due at once (a running one runs again); unknown keys are ignored. */
+  wake(key: string): void {
+    const item = this.items.get(key);
+    if (item?.phase === 'running') item.rerun = true;
+    else if (item?.phase === 'waiting') this.makeReady(item);
+  }
+
   /** The step of a running item is over: it leaves, runs again, or waits until `dueAt`. */
   finished(item: ReactorItem, next: { settled: true } | { dueAt: number }, now: number): void {
     this.running.set(item.partition, (this.running.get(item.partition) ?? 1) - 1);

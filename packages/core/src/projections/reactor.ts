@@ -75,6 +75,8 @@ export interface Reactor {
   /** Stops reading, interrupts every wait and every step (through its signal), and stores the low-water mark. */
   stop(): Promise<void>;
   status(): ReactorStatus;
+  /** Runs the step of `key` now, if the reactor has it in hand (e.g. something outside the log changed its state). */
+  wake(key: string): void;
   /**
    * Resolves once the log as of now is read and no key is ready, running or (unless `includeDue` is
    * false) waiting for its due time.
@@ -170,6 +172,7 @@ export function createReactor(options: ReactorOptions): Reactor {
       state = 'stopped';
       items.clear();
     },
+    wake: (key) => items.wake(key),
     status() {
       return { state, ...items.counts(), checkpoint: checkpoints.position, ...(lastError && { lastError }) };
     },

@@ -1,5 +1,6 @@
 import {
   type CheckpointStore,
+  type CommandHandler,
   createCommandHandler,
   createReactor,
   type EventStore,
@@ -10,7 +11,13 @@ import {
 import type { Order } from '../order/order-decider.js';
 import { createOrderService, type OrderService } from '../order/order-service.js';
 import type { OrderStatusChanged } from '../order/schemas.js';
-import { fulfillmentFactsDecider, fulfillmentStream } from './fulfillment-events.js';
+import {
+  type FulfillmentEvent,
+  type FulfillmentFactCommand,
+  type FulfillmentFacts,
+  fulfillmentFactsDecider,
+  fulfillmentStream,
+} from './fulfillment-events.js';
 import { type FlowAction, type FlowPolicy, type FlowState, nextAction } from './fulfillment-flow.js';
 import { createProviderCalls } from './provider-calls.js';
 import { createProviderUpdates, type ProviderUpdate } from './provider-updates.js';
@@ -106,8 +113,77 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
   const facts = createCommandHandler({ store, decider: fulfillmentFactsDecider });
   /** Orders in `submitting`, as the log read since the checkpoint says. */
   const submitting = new Map<string, PendingSubmission>();
-  const calls = createProviderCalls({ provider: options.provider, orders, facts, clock, actor: ACTOR });
+  let reactor: Reactor | undefined;
+  const calls = createProviderCalls({ provider: options.provider, orders, facts, clock, actor: ACTOR, onAnswerKept: (orderId) => reactor?.wake(orderId) });
 
+  const { react, tick } = flowSteps({ orders, facts, submitting, calls, clock, policy });
+
+  reactor = createReactor({
+    store,
+    clock,
+    ...(options.checkpoints && { checkpoints: options.checkpoints }),
+    reaction: {
+      name: options.name ?? 'fulfillment',
+      eventTypes: ['OrderStatusChanged'],
+      streamPrefixes: ['order-'],
+      route(event) {
+        const change = event.data as OrderStatusChanged;
+        if (change.to === 'submitting') submitting.set(change.orderId, { orderId: change.orderId, attempt: change.attempt ?? 1, since: change.at });
+        else submitting.delete(change.orderId);
+        return { key: change.orderId, partition: 'provider' };
+      },
+      react: (orderId) => react(orderId),
+    },
+  });
+  const pending = () => [...submitting.values()].sort((a, b) => a.since.localeCompare(b.since));
+
+  const running = reactor;
+  return {
+    runner: running.runner,
+    reactor: running,
+    async start() {
+      calls.resume();
+      await running.start();
+    },
+    async stop() {
+      const calling = calls.stop();
+      await running.stop();
+      submitting.clear();
+      await calling;
+    },
+    tick,
+    providerUpdate: createProviderUpdates({ orders, facts, clock }),
+    async manuallyComplete(orderId, { actor: who, reason }) {
+      await orders.completeFulfillment(orderId, { actor: who, reason });
+    },
+    pending,
+    async settle() {
+      for (;;) {
+        await running.waitUntilIdle({ includeDue: false });
+        // A macrotask turn, so that answers the provider has already given reach their calls.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        const working = calls.working();
+        if (working.length === 0 && running.runner.position >= (await store.headPosition())) {
+          await running.waitUntilIdle({ includeDue: false });
+          if (calls.working().length === 0) return;
+        }
+        await Promise.all(working);
+      }
+    },
+  };
+}
+
+interface FlowDeps {
+  orders: OrderService;
+  facts: CommandHandler<FulfillmentFactCommand, FulfillmentEvent, FulfillmentFacts>;
+  submitting: ReadonlyMap<string, PendingSubmission>;
+  calls: ReturnType<typeof createProviderCalls>;
+  clock: () => Date;
+  policy: FlowPolicy;
+}
+
+/** The reactor's step for an order and the manual timer: read the streams, ask `nextAction`, do what it says. */
+function flowSteps({ orders, facts, submitting, calls, clock, policy }: FlowDeps) {
   async function flowState(orderId: string): Promise<FlowState> {
     const order = await orders.getOrder(orderId);
     const pending = submitting.get(orderId);
@@ -127,6 +203,7 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
   }
 
   async function react(orderId: string): Promise<ReactionStep> {
+    await calls.recordKept(orderId);
     const action = nextAction(await flowState(orderId), clock(), policy);
     switch (action.kind) {
       case 'none':
@@ -143,65 +220,18 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
     }
   }
 
-  const reactor = createReactor({
-    store,
-    clock,
-    ...(options.checkpoints && { checkpoints: options.checkpoints }),
-    reaction: {
-      name: options.name ?? 'fulfillment',
-      eventTypes: ['OrderStatusChanged'],
-      streamPrefixes: ['order-'],
-      route(event) {
-        const change = event.data as OrderStatusChanged;
-        if (change.to === 'submitting') submitting.set(change.orderId, { orderId: change.orderId, attempt: change.attempt ?? 1, since: change.at });
-        else submitting.delete(change.orderId);
-        return { key: change.orderId, partition: 'provider' };
-      },
-      react: (orderId) => react(orderId),
-    },
-  });
   const pending = () => [...submitting.values()].sort((a, b) => a.since.localeCompare(b.since));
 
-  return {
-    runner: reactor.runner,
-    reactor,
-    async start() {
-      calls.resume();
-      await reactor.start();
-    },
-    async stop() {
-      const calling = calls.stop();
-      await reactor.stop();
-      submitting.clear();
-      await calling;
-    },
-    async tick(now = clock()) {
-      const retried: string[] = [];
-      const failed: string[] = [];
-      for (const { orderId } of pending()) {
-        const action = nextAction(await flowState(orderId), now, policy);
-        if (action.kind !== 'retry' && action.kind !== 'give-up') continue;
-        if (await expire(orderId, action)) (action.kind === 'retry' ? retried : failed).push(orderId);
-      }
-      return { retried, failed };
-    },
-    providerUpdate: createProviderUpdates({ orders, facts, clock }),
-    async manuallyComplete(orderId, { actor: who, reason }) {
-      await orders.completeFulfillment(orderId, { actor: who, reason });
-    },
-    pending,
-    async settle() {
-      for (;;) {
-        await reactor.waitUntilIdle({ includeDue: false });
-        // A macrotask turn, so that answers the provider has already given reach their calls.
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        const working = calls.working();
-        if (working.length === 0 && reactor.runner.position >= (await store.headPosition())) {
-          await reactor.waitUntilIdle({ includeDue: false });
-          if (calls.working().length === 0) return;
-        }
-        await Promise.all(working);
-      }
-    },
-  };
+  async function tick(now = clock()) {
+    const retried: string[] = [];
+    const failed: string[] = [];
+    for (const { orderId } of pending()) {
+      const action = nextAction(await flowState(orderId), now, policy);
+      if (action.kind !== 'retry' && action.kind !== 'give-up') continue;
+      if (await expire(orderId, action)) (action.kind === 'retry' ? retried : failed).push(orderId);
+    }
+    return { retried, failed };
+  }
+
+  return { react, tick };
 }

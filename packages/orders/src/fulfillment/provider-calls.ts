@@ -20,7 +20,12 @@ export interface ProviderCallsOptions {
   facts: CommandHandler<FulfillmentFactCommand, FulfillmentEvent, FulfillmentFacts>;
   clock: () => Date;
   actor: string;
+  /** Told when an answer could not be recorded (a store error): its step should run again soon. */
+  onAnswerKept(orderId: string): void;
 }
+
+/** What the provider answered for one call. */
+type Answer = { requestId: string } | { refusal: string };
 
 /**
  * The process manager's provider calls. A call is recorded in the fulfillment stream before the
@@ -31,6 +36,15 @@ export interface ProviderCallsOptions {
 export function createProviderCalls(options: ProviderCallsOptions) {
   const { provider, orders, facts, clock, actor } = options;
   const calls = new Map<string, Call>();
+  /** Answers not yet recorded because the store failed, by `orderId:attempt`: recorded by the next step, never asked again. */
+  const kept = new Map<string, Answer>();
+
+  async function record(orderId: string, attempt: number, answer: Answer) {
+    const key = `${orderId}:${attempt}`;
+    kept.set(key, answer);
+    await recordAnswer(options, orderId, attempt, answer);
+    kept.delete(key);
+  }
   let generation = 0;
   let running = false;
 
@@ -41,34 +55,27 @@ export function createProviderCalls(options: ProviderCallsOptions) {
     let requestId: string;
     entry.waiting = true;
     askedProvider();
+    let answer: Answer;
     try {
       const known = resumed && provider.lookup ? await provider.lookup(idempotencyKey) : undefined;
-      ({ requestId } = known ?? (await provider.submit(order, { idempotencyKey, attempt })));
+      answer = known ?? (await provider.submit(order, { idempotencyKey, attempt }));
     } catch (error) {
-      entry.waiting = false;
-      if (started !== generation) return;
-      const { state } = await facts.load(fulfillmentStream(orderId));
-      const n = state.calls[attempt] ?? 1;
-      await facts.handle(
-        fulfillmentStream(orderId),
-        { type: 'RecordRefusal', attempt, reason: describe(error), at: clock().toISOString() },
-        { commandId: `refusal:${attempt}:${n}`, actor },
-      );
-      return;
+      answer = { refusal: describe(error) };
     }
     entry.waiting = false;
     if (started !== generation) return; // stopped meanwhile: the next process manager asks again
-    try {
-      await orders.recordProviderRequest(orderId, requestId, { actor, commandId: `fulfillment:${orderId}:${attempt}:accepted` });
-    } catch (error) {
-      // A late answer for an order that was given up on, or already recorded: the history shows why.
-      if (!(error instanceof InvalidTransitionError)) throw error;
-    }
+    await record(orderId, attempt, answer).catch(() => options.onAnswerKept(orderId));
   }
 
   return {
     /** True while this process has a call for `attempt` of the order in progress. */
-    inProgress: (orderId: string, attempt: number) => calls.has(`${orderId}:${attempt}`),
+    inProgress: (orderId: string, attempt: number) => calls.has(`${orderId}:${attempt}`) || kept.has(`${orderId}:${attempt}`),
+    /** Records answers of the order kept after a store error (throws while the store still fails). */
+    async recordKept(orderId: string) {
+      for (const [key, answer] of [...kept]) {
+        if (key.startsWith(`${orderId}:`)) await record(orderId, Number(key.slice(orderId.length + 1)), answer);
+      }
+    },
     /** Records the call, then asks the provider in the background. */
     async start(orderId: string, attempt: number, resumed: boolean) {
       const key = `${orderId}:${attempt}`;
@@ -97,6 +104,7 @@ export function createProviderCalls(options: ProviderCallsOptions) {
     async stop() {
       running = false;
       generation++;
+      kept.clear();
       const working = [...calls.values()].filter((c) => !c.waiting).map((c) => Promise.race([c.done, c.asked]));
       calls.clear();
       await Promise.all(working);
@@ -112,4 +120,24 @@ function describe(error: unknown): string {
     message = 'an error that cannot be described';
   }
   return message.length > 500 ? `${message.slice(0, 500)}… [truncated: ${message.length} characters in all]` : message;
+}
+
+/** Records a provider answer: a refusal in the fulfillment stream, an acceptance on the order. */
+async function recordAnswer(options: ProviderCallsOptions, orderId: string, attempt: number, answer: Answer) {
+  const { facts, orders, clock, actor } = options;
+  if ('refusal' in answer) {
+    const { state } = await facts.load(fulfillmentStream(orderId));
+    await facts.handle(
+      fulfillmentStream(orderId),
+      { type: 'RecordRefusal', attempt, reason: answer.refusal, at: clock().toISOString() },
+      { commandId: `refusal:${attempt}:${state.calls[attempt] ?? 1}`, actor },
+    );
+    return;
+  }
+  try {
+    await orders.recordProviderRequest(orderId, answer.requestId, { actor, commandId: `fulfillment:${orderId}:${attempt}:accepted` });
+  } catch (error) {
+    // A late answer for an order that was given up on, or already recorded: the history shows why.
+    if (!(error instanceof InvalidTransitionError)) throw error;
+  }
 }

@@ -105,8 +105,7 @@ export function createReactor(options: ReactorOptions): Reactor {
   let abort = new AbortController();
   let lastError: ReactorStatus['lastError'];
   const steps = new Set<Promise<void>>();
-  /** Waiters for idleness; `withDue`: keys waiting for their due time count as busy. */
-  let idleWaiters: { withDue: boolean; resolve: () => void }[] = [];
+  const idleWaiters = new IdleWaiters();
   const idle = (withDue: boolean) => {
     if (items.size === 0) return true;
     const { inFlight, ready } = items.counts();
@@ -122,18 +121,8 @@ export function createReactor(options: ReactorOptions): Reactor {
     const lowest = items.lowestPosition();
     return lowest !== undefined && lowest - 1n < runnerPosition ? lowest - 1n : runnerPosition;
   });
-  const runner = createProjectionRunner({
-    store,
-    checkpoints,
-    projection: {
-      name: reaction.name,
-      ...(reaction.eventTypes && { eventTypes: reaction.eventTypes }),
-      ...(reaction.streamPrefixes && { streamPrefixes: reaction.streamPrefixes }),
-      handle(event) {
-        const route = reaction.route(event);
-        if (route && state === 'running') items.touch(route.key, route.partition, event.globalPosition);
-      },
-    },
+  const runner = logReader(store, reaction, checkpoints, (route, position) => {
+    if (state === 'running') items.touch(route.key, route.partition, position);
   });
 
   async function runStep(item: ReactorItem, signal: AbortSignal) {
@@ -146,13 +135,12 @@ export function createReactor(options: ReactorOptions): Reactor {
       item.failures++;
       lastError = { key: item.key, message: safeMessage(error), at: clock().toISOString(), failures: item.failures };
       options.onStepError?.(error, item.key);
-      const delay = random() * Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(item.failures - 1, 30));
-      next = { dueAt: clock().getTime() + delay };
+      next = { dueAt: clock().getTime() + random() * Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(item.failures - 1, 30)) };
     }
     if (signal.aborted) return; // stopped: the item stays unsettled, below the checkpoint
     items.finished(item, next, clock().getTime());
     if ('settled' in next) void checkpoints.advance(reaction.name, runner.position).catch(() => undefined);
-    idleWaiters = idleWaiters.filter((w) => (idle(w.withDue) ? (w.resolve(), false) : true));
+    idleWaiters.notify(idle);
   }
 
   return {
@@ -180,16 +168,53 @@ export function createReactor(options: ReactorOptions): Reactor {
       const deadline = Date.now() + timeoutMs;
       await runner.waitUntilCaughtUp({ timeoutMs });
       if (idle(includeDue)) return;
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          idleWaiters = idleWaiters.filter((w) => w !== waiter);
-          reject(new ProjectionTimeoutError(reaction.name, runner.position, timeoutMs));
-        }, Math.max(0, deadline - Date.now()));
-        const waiter = { withDue: includeDue, resolve: () => (clearTimeout(timer), resolve()) };
-        idleWaiters.push(waiter);
-      });
+      await idleWaiters.wait(includeDue, deadline - Date.now(), () => new ProjectionTimeoutError(reaction.name, runner.position, timeoutMs));
     },
   };
+}
+
+/** The projection runner that hands the reactor the key and partition of each event it reads. */
+function logReader(
+  store: EventStore,
+  reaction: Reaction,
+  checkpoints: LowWaterMarkCheckpoints,
+  onRoute: (route: { key: string; partition: string }, position: bigint) => void,
+): ProjectionRunner {
+  return createProjectionRunner({
+    store,
+    checkpoints,
+    projection: {
+      name: reaction.name,
+      ...(reaction.eventTypes && { eventTypes: reaction.eventTypes }),
+      ...(reaction.streamPrefixes && { streamPrefixes: reaction.streamPrefixes }),
+      handle(event) {
+        const route = reaction.route(event);
+        if (route) onRoute(route, event.globalPosition);
+      },
+    },
+  });
+}
+
+/** Callers waiting for the reactor to be idle; `withDue`: keys waiting for their due time count as busy. */
+class IdleWaiters {
+  private waiters: { withDue: boolean; resolve: () => void }[] = [];
+
+  /** Resolves the waiters for which `idle` now holds. */
+  notify(idle: (withDue: boolean) => boolean): void {
+    this.waiters = this.waiters.filter((w) => (idle(w.withDue) ? (w.resolve(), false) : true));
+  }
+
+  /** Waits for a `notify` that finds the reactor idle, or rejects with `timeout()` after `ms`. */
+  wait(withDue: boolean, ms: number, timeout: () => Error): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(timeout());
+      }, Math.max(0, ms));
+      const waiter = { withDue, resolve: () => (clearTimeout(timer), resolve()) };
+      this.waiters.push(waiter);
+    });
+  }
 }
 
 /** A description of any thrown value that itself never throws. */

@@ -112,6 +112,29 @@ function badEvent(event: RecordedEvent, message: string): Error {
   return new TypeError(`${event.type} at position ${event.globalPosition} (stream "${event.streamName}"): ${message}`);
 }
 
+/** The two statements that write a batch of outbox changes, each guarded by position. */
+function outboxStatements(q: string): { upsert: string; update: string } {
+  const upsert = `
+    insert into ${q}.notification_outbox as o
+      (dedupe_key, order_id, channel, template, recipient, status, attempts, last_error, requested_at, updated_at, position)
+    select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int4[], $8::text[],
+                         $9::timestamptz[], $10::timestamptz[], $11::int8[])
+    on conflict (dedupe_key) do update
+      set order_id = excluded.order_id, channel = excluded.channel, template = excluded.template,
+          recipient = excluded.recipient, status = excluded.status, attempts = excluded.attempts,
+          last_error = excluded.last_error, requested_at = excluded.requested_at,
+          updated_at = excluded.updated_at, position = excluded.position
+      where o.position < excluded.position`;
+  const update = `
+    update ${q}.notification_outbox as o
+      set status = u.status, attempts = u.attempts, last_error = coalesce(u.last_error, o.last_error),
+          updated_at = u.updated_at, position = u.position
+    from unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[], $6::int8[])
+      as u(dedupe_key, status, attempts, last_error, updated_at, position)
+    where o.dedupe_key = u.dedupe_key and o.position < u.position`;
+  return { upsert, update };
+}
+
 /** Decodes a notification event with the shared schemas; a malformed one is named, with the field. */
 function decodeForOutbox(event: RecordedEvent): NotificationEvent | undefined {
   try {
@@ -143,7 +166,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DAY = /^\d{8}$/;
 
 const isText = (value: unknown): value is string => typeof value === 'string';
-const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 2 ** 31 - 1;
 
 /**
  * The projection that keeps `order_numbers` from the `OrderNumberAssigned` events of order streams
@@ -220,24 +242,7 @@ interface OutboxChange {
 export function notificationOutboxTableProjection(options: ReadModelProjectionOptions = {}): Projection<pg.PoolClient> {
   const q = quotedSchema(options.schema);
   const name = options.name ?? NOTIFICATION_OUTBOX_TABLE_PROJECTION;
-  const upsert = `
-    insert into ${q}.notification_outbox as o
-      (dedupe_key, order_id, channel, template, recipient, status, attempts, last_error, requested_at, updated_at, position)
-    select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int4[], $8::text[],
-                         $9::timestamptz[], $10::timestamptz[], $11::int8[])
-    on conflict (dedupe_key) do update
-      set order_id = excluded.order_id, channel = excluded.channel, template = excluded.template,
-          recipient = excluded.recipient, status = excluded.status, attempts = excluded.attempts,
-          last_error = excluded.last_error, requested_at = excluded.requested_at,
-          updated_at = excluded.updated_at, position = excluded.position
-      where o.position < excluded.position`;
-  const update = `
-    update ${q}.notification_outbox as o
-      set status = u.status, attempts = u.attempts, last_error = coalesce(u.last_error, o.last_error),
-          updated_at = u.updated_at, position = u.position
-    from unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[], $6::int8[])
-      as u(dedupe_key, status, attempts, last_error, updated_at, position)
-    where o.dedupe_key = u.dedupe_key and o.position < u.position`;
+  const { upsert, update } = outboxStatements(q);
 
   /** Folds the batch into one change per notification, in log order, decoding with the notification schemas. */
   function fold(events: readonly RecordedEvent[]): Map<string, OutboxChange> {

@@ -100,6 +100,9 @@ describe.each([
     expect(s.notifications.transitions).toBeGreaterThan(20);
     expect(s.notifications.exactlyOnce).toBe(s.notifications.transitions);
     expect(s.notifications.duplicates).toBe(0);
+    // The SMS outage held up no e-mail: all of them settled while text messages still waited for their retry.
+    expect(s.smsOutage.emailsSettled).toBe(s.smsOutage.emails);
+    expect(s.smsOutage.smsWaiting).toBeGreaterThan(0);
   });
 
   test('fulfillment: every order completed or failed with a reason, one request per order, every call explained', async () => {

@@ -6,8 +6,10 @@
  * provider blocks the status update itself.
  *
  * Here: 50 admin sessions change the statuses of 100 orders, double-clicking and retrying, while the
- * e-mail/SMS sender fails at random. Every change is a command through one state machine, appended
- * with an expected version; notifications are derived from the log and delivered on their own.
+ * e-mail/SMS sender fails at random, and the SMS gateway is down altogether until every e-mail has
+ * gone out. Every change is a command through one state machine, appended with an expected
+ * version; notifications are derived from the log and delivered on their own, each channel with
+ * slots of its own, so the SMS outage does not hold up e-mail.
  */
 import { type EventStore } from '@ordo/core';
 import {
@@ -16,6 +18,8 @@ import {
   createNotifications,
   createOrderService,
   defaultNotificationRules,
+  foldNotification,
+  notificationStream,
   notificationsFor,
   orderStream,
   type Customer,
@@ -37,6 +41,8 @@ export interface AdminPanelSummary {
   senderFailures: number;
   /** Notification outcomes per (status change, channel): how many ended sent or dead-lettered. */
   notifications: { transitions: number; exactlyOnce: number; sent: number; deadLettered: number; duplicates: number };
+  /** While the SMS gateway was down: every e-mail settled, and how many text messages still waited. */
+  smsOutage: { emailsSettled: number; emails: number; emailP99Ms: number; smsWaiting: number };
   auditTrail: HistoryEntry[];
 }
 
@@ -49,12 +55,17 @@ export async function adminStatusUpdates(
   const random = seededRandom(seed);
   const orders = createOrderService({ store });
   let senderFailures = 0;
+  let smsDown = true;
   const delivered = new Map<string, number>();
   const notifications = createNotifications({
     store,
     sender: {
       async send(notification: NotificationRequest, { idempotencyKey }) {
         await new Promise((r) => setTimeout(r, random() * 3));
+        if (notification.channel === 'sms' && smsDown) {
+          senderFailures++;
+          throw new Error('SMS gateway unreachable');
+        }
         if (random() < 0.3) {
           senderFailures++;
           throw new Error(`${notification.channel} provider answered 503`);
@@ -62,7 +73,7 @@ export async function adminStatusUpdates(
         delivered.set(idempotencyKey, (delivered.get(idempotencyKey) ?? 0) + 1);
       },
     },
-    dispatch: { baseDelayMs: 2, maxDelayMs: 20, maxAttempts: 8 },
+    dispatch: { baseDelayMs: 20, maxDelayMs: 400, maxAttempts: 12 },
   });
   await notifications.start();
 
@@ -111,11 +122,9 @@ export async function adminStatusUpdates(
     }),
   );
 
-  await notifications.waitUntilIdle({ timeoutMs: 60_000 });
-  await notifications.stop();
-
   // Count outcomes per notification, straight from the log.
   const outcomes = new Map<string, { sent: number; dead: number }>();
+  const channels = new Map<string, string>();
   const streams = new Set(orderIds.map(orderStream));
   const customers = new Map<string, Customer>();
   let applied = 0;
@@ -125,8 +134,16 @@ export async function adminStatusUpdates(
     else applied++;
     for (const request of notificationsFor(event, customers.get(event.streamName)!, defaultNotificationRules)) {
       outcomes.set(request.dedupeKey, { sent: 0, dead: 0 });
+      channels.set(request.dedupeKey, request.channel);
     }
   }
+
+  // The SMS gateway is still down: e-mail goes out meanwhile. Then the gateway recovers.
+  const smsOutage = await whileSmsIsDown(store, channels);
+  smsDown = false;
+  await notifications.waitUntilIdle({ timeoutMs: 60_000 });
+  await notifications.stop();
+
   for await (const event of store.readAll({ filter: { eventTypes: [NotificationEvents.Sent, NotificationEvents.DeadLettered], streamPrefixes: ['notification-order-'] } })) {
     const key = event.streamName.slice('notification-'.length);
     const o = outcomes.get(key);
@@ -152,8 +169,33 @@ export async function adminStatusUpdates(
       deadLettered: all.reduce((n, o) => n + o.dead, 0),
       duplicates: [...delivered.values()].filter((n) => n > 1).length,
     },
+    smsOutage,
     auditTrail: await orders.history(orderIds[0]!),
   };
+}
+
+/** Waits until every e-mail is settled, then reports how many text messages were still waiting, and the e-mail p99. */
+async function whileSmsIsDown(store: EventStore, channels: ReadonlyMap<string, string>): Promise<AdminPanelSummary['smsOutage']> {
+  const keys = (channel: string) => [...channels].filter(([, c]) => c === channel).map(([key]) => key);
+  const read = async (key: string) => (await store.readStream(notificationStream(key))).events;
+  const emails = keys('email');
+  const deadline = Date.now() + 60_000;
+  let settled = 0;
+  while (Date.now() < deadline) {
+    settled = (await Promise.all(emails.map(async (key) => foldNotification(await read(key)).settled !== undefined))).filter(Boolean).length;
+    if (settled === emails.length) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const smsWaiting = (await Promise.all(keys('sms').map(async (key) => foldNotification(await read(key)).settled === undefined))).filter(Boolean).length;
+  const times: number[] = [];
+  for (const key of emails) {
+    const events = await read(key);
+    const done = events.find((e) => e.type === NotificationEvents.Sent || e.type === NotificationEvents.DeadLettered);
+    if (done) times.push(done.recordedAt.getTime() - events[0]!.recordedAt.getTime());
+  }
+  times.sort((a, b) => a - b);
+  const emailP99Ms = times[Math.max(0, Math.ceil(times.length * 0.99) - 1)] ?? 0;
+  return { emailsSettled: settled, emails: emails.length, emailP99Ms, smsWaiting };
 }
 
 export function printAdminPanel(s: AdminPanelSummary): void {
@@ -166,6 +208,11 @@ export function printAdminPanel(s: AdminPanelSummary): void {
   console.log(`  raw errors:                   ${s.rawErrors}`);
   const n = s.notifications;
   console.log(`  notifications: ${n.exactlyOnce}/${n.transitions} (transition, channel) pairs settled exactly once — ${n.sent} sent, ${n.deadLettered} dead-lettered, ${n.duplicates} sent twice`);
+  const o = s.smsOutage;
+  console.log(
+    `  SMS gateway down: ${o.emailsSettled}/${o.emails} e-mails settled meanwhile (p99 ${o.emailP99Ms} ms from request to outcome), ` +
+      `${o.smsWaiting} text messages waiting for their retry, holding no slot; all settled (sent or dead-lettered) once it recovered`,
+  );
   console.log(`  audit trail of one order:`);
   for (const e of s.auditTrail) {
     const to = 'to' in e.data ? ` → ${e.data.to}` : '';

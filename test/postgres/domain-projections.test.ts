@@ -6,13 +6,14 @@
  *
  * Sizes here (the in-memory run in test/projections uses 30 runs of up to 40 checkouts, 2 runs of
  * 500, and 50 notification runs): order numbers 4 runs of up to 30 checkouts and 1 run of 100, in
- * each of the two variants; notifications 8 runs. Every store call is a round trip to the server
+ * each of the two variants; notifications 8 runs, the misbehaving-sender property 6. Every store call is a round trip to the server
  * and each run makes two schemas, so the file stays within about a minute on a small machine.
  */
 import { describe } from 'vitest';
 import type { EventStore } from '@ordo/core';
 import { notificationsProperty, notificationsSuite } from '../projections/notification-properties.js';
 import { orderNumbersProperty, orderNumbersSuite } from '../projections/order-numbers-properties.js';
+import { channelIsolationCheck, notificationSenderProperty } from '../projections/notification-sender-properties.js';
 import { createTestStore, type TestPostgresEventStore } from '../support/postgres.js';
 
 const open = () => createTestStore({ pollIntervalMs: 100 });
@@ -28,3 +29,5 @@ describe('workers in separate connections', () => {
 });
 notificationsSuite(open);
 notificationsProperty(open, { runs: 8 });
+notificationSenderProperty(open, { runs: 6 });
+channelIsolationCheck(open);

@@ -1,28 +1,38 @@
 import {
-  createProjectionRunner,
+  type CheckpointStore,
+  type CommandHandler,
+  createCommandHandler,
+  createReactor,
   type EventStore,
-  MemoryCheckpointStore,
   type ProjectionRunner,
-  type RecordedEvent,
+  type ReactionStep,
+  type Reactor,
 } from '@ordo/core';
-import { isInvalidTransitionError } from '../order/lifecycle.js';
 import type { Order } from '../order/order-decider.js';
 import { createOrderService, type OrderService } from '../order/order-service.js';
 import type { OrderStatusChanged } from '../order/schemas.js';
+import {
+  type FulfillmentEvent,
+  type FulfillmentFactCommand,
+  type FulfillmentFacts,
+  fulfillmentFactsDecider,
+  fulfillmentStream,
+} from './fulfillment-events.js';
+import { type FlowAction, type FlowPolicy, type FlowState, nextAction } from './fulfillment-flow.js';
+import { createProviderCalls } from './provider-calls.js';
+import { createProviderUpdates, type ProviderUpdate } from './provider-updates.js';
+
+export type { ProviderUpdate } from './provider-updates.js';
 
 /**
- * The fulfillment process manager. When an order enters `submitting`, it submits the order to the
- * external provider with an idempotency key of the order's own, and records the provider's
- * request id, processing and completion as order commands with expected versions: nothing writes a
- * status any other way. Orders stuck in `submitting` longer than a timeout are failed with the
- * reason and submitted again in the same append (same key, so the provider sees one order) up to a
- * limit, then left `failed` with the reason. Time comes from an injected clock and `tick(now)` runs
- * the timer by hand; `start()` also schedules it.
- *
- * Every provider call is one recorded submission attempt. A process manager calls the provider only
- * for submissions that start while it runs; those it finds in the log when it starts (a call a
- * stopped process may or may not have made) are left to the timer, which retries them as a new
- * attempt under the same key.
+ * The fulfillment process manager, on the kernel reactor. When an order enters `submitting` it
+ * submits the order to the provider under one idempotency key of the order's own and records the
+ * answer through the order service; every call and every refusal (with the provider's reason) is
+ * an event in the order's fulfillment stream. What to do next is the pure `nextAction`: a
+ * submission stuck past the timeout is failed and submitted again in one append (same key), up to
+ * a limit, then given up on with the reason. Submissions found on start that a stopped process had
+ * called are resumed at once: looked up at the provider by key when it can, else submitted again
+ * under the same key. Time comes from an injected clock; `tick(now)` runs the timeouts by hand.
  */
 
 /** The external fulfillment service, provided by the application. */
@@ -32,15 +42,14 @@ export interface FulfillmentProvider {
    * request, so a retry after a timeout cannot create a second shipment. Returns the provider's request id.
    */
   submit(order: Order, options: { idempotencyKey: string; attempt: number }): Promise<{ requestId: string }>;
+  /**
+   * Optional: the request the provider holds under `idempotencyKey`, or `undefined` if it has none.
+   * With it, a restarted process manager asks instead of submitting again.
+   */
+  lookup?(idempotencyKey: string): Promise<{ requestId: string } | undefined>;
 }
 
-/** What the provider later reports about a request (from a webhook or a poll). */
-export type ProviderUpdate =
-  | { state: 'processing' }
-  | { state: 'completed' }
-  | { state: 'failed'; reason: string };
-
-/** What {@link createFulfillment} needs: the store and the provider, and optionally the clock, the submission timeout and the attempt limit. */
+/** Options of {@link createFulfillment}. */
 export interface FulfillmentOptions {
   store: EventStore;
   provider: FulfillmentProvider;
@@ -51,8 +60,10 @@ export interface FulfillmentOptions {
   submissionTimeoutMs?: number;
   /** Submissions per order before it is marked `failed`. Default 3. */
   maxAttempts?: number;
-  /** How often `start()` runs `tick()`. Default a quarter of the timeout. */
-  tickEveryMs?: number;
+  /** Where the reactor keeps its low-water mark (give a durable one, and a restart reads only from the oldest open submission). Default: in memory. */
+  checkpoints?: CheckpointStore<unknown>;
+  /** Checkpoint key. Default `fulfillment`. */
+  name?: string;
 }
 
 /** An order waiting for the provider. */
@@ -62,30 +73,28 @@ export interface PendingSubmission {
   since: string;
 }
 
-/** The running fulfillment process manager: its timer, the provider's reports, an operator's manual completion. */
+/** The process manager. */
 export interface Fulfillment {
-  /** Reads the log (finding orders already in `submitting`), then follows it and schedules the timer. */
+  /** Reads the log from its checkpoint (finding orders in `submitting` and resuming them), then follows it. */
   start(): Promise<void>;
-  /**
-   * Stops the timer and the log reader, and waits for answers already received to be recorded.
-   * Provider calls still waiting are not waited for: whatever they answer later is not written, and
-   * their orders stay `submitting` for the timer of the next process manager.
-   */
+  /** Stops; provider calls still waiting are not waited for, and what they answer later is not written. */
   stop(): Promise<void>;
   /** Retries or fails submissions stuck past the timeout at `now`. Returns what it did. */
   tick(now?: Date): Promise<{ retried: string[]; failed: string[] }>;
-  /** Records what the provider reported: `processing`, `completed` or `failed`. */
-  providerUpdate(orderId: string, update: ProviderUpdate, options?: { actor?: string }): Promise<void>;
+  /**
+   * Records what the provider reported: `processing`, `completed` or `failed`. An update that
+   * changes nothing (late, after an outcome, or a repeat) is recorded as ignored; it never throws
+   * for that.
+   */
+  providerUpdate(orderId: string, update: ProviderUpdate, options?: { actor?: string; deliveryId?: string }): Promise<void>;
   /** An operator completes an order by hand; recorded like any other change. */
   manuallyComplete(orderId: string, options: { actor: string; reason: string }): Promise<void>;
   /** Orders currently in `submitting`, oldest first. */
   pending(): PendingSubmission[];
-  /**
-   * Resolves once the log as of now has been read and every answer the provider has given has been
-   * recorded. Calls still waiting for the provider are not waited for: the timer deals with them.
-   */
+  /** Resolves once the log as of now is read and every answer the provider has given is recorded. */
   settle(): Promise<void>;
   readonly runner: ProjectionRunner;
+  readonly reactor: Reactor;
 }
 
 /** The idempotency key the provider sees for an order: one per order, whatever the attempt. */
@@ -93,195 +102,136 @@ export function fulfillmentKey(orderId: string): string {
   return `fulfillment:${orderId}`;
 }
 
-/**
- * Creates the fulfillment process manager: orders entering `submitting` are submitted to `provider`
- * under {@link fulfillmentKey}, and submissions stuck past `submissionTimeoutMs` are submitted again
- * (same key) until `maxAttempts`, then failed with the reason. Call `start()`, or drive the timer
- * with `tick(now)`.
- */
+const ACTOR = 'fulfillment';
+
+/** Creates the fulfillment process manager (see the module comment). */
 export function createFulfillment(options: FulfillmentOptions): Fulfillment {
-  const { store, provider } = options;
+  const { store } = options;
   const clock = options.clock ?? (() => new Date());
   const orders = options.orders ?? createOrderService({ store, clock });
-  const timeoutMs = options.submissionTimeoutMs ?? 120_000;
-  const maxAttempts = options.maxAttempts ?? 3;
-  const tickEveryMs = options.tickEveryMs ?? Math.max(1000, timeoutMs / 4);
-  const actor = 'fulfillment';
-
-  /** Orders in `submitting`, by id, as the log says. */
+  const policy: FlowPolicy = { submissionTimeoutMs: options.submissionTimeoutMs ?? 120_000, maxAttempts: options.maxAttempts ?? 3 };
+  const facts = createCommandHandler({ store, decider: fulfillmentFactsDecider });
+  /** Orders in `submitting`, as the log read since the checkpoint says. */
   const submitting = new Map<string, PendingSubmission>();
-  /** What the provider answered when it refused an order's latest submission: the timeout quotes it. */
-  const refusals = new Map<string, { attempt: number; message: string }>();
-  /** A provider call of this process: `waiting` while the provider has it; `asked` resolves when it got it. */
-  interface Call {
-    waiting: boolean;
-    done: Promise<void>;
-    asked: Promise<void>;
-    askedProvider(): void;
-  }
-  /** This process's provider calls, by `orderId:attempt`. */
-  const calls = new Map<string, Call>();
-  /** `null` while stopped; else the log position when `start()` ran: later submissions are called. */
-  let liveAfter: bigint | null = null;
-  /** Changes on every start and stop, so a call from before a stop writes nothing. */
-  let generation = 0;
-  let timer: ReturnType<typeof setInterval> | undefined;
+  let reactor: Reactor | undefined;
+  const calls = createProviderCalls({ provider: options.provider, orders, facts, clock, actor: ACTOR, onAnswerKept: (orderId) => reactor?.wake(orderId) });
 
-  async function submit(orderId: string, attempt: number, call: Call) {
-    const started = generation;
-    const order = await orders.getOrder(orderId);
-    if (order.status !== 'submitting' || order.submissionAttempts !== attempt) return; // moved on already
-    if (started !== generation) return;
-    let requestId: string;
-    call.waiting = true;
-    call.askedProvider();
-    try {
-      ({ requestId } = await provider.submit(order, { idempotencyKey: fulfillmentKey(orderId), attempt }));
-    } catch (error) {
-      // The order stays in `submitting` and the timer retries it, quoting this answer.
-      refusals.set(orderId, { attempt, message: describe(error) });
-      return;
-    } finally {
-      call.waiting = false;
-    }
-    if (started !== generation) return; // stopped meanwhile
-    try {
-      await orders.recordProviderRequest(orderId, requestId, { actor, commandId: `fulfillment:${orderId}:${attempt}:accepted` });
-    } catch (error) {
-      // A late answer for an order that was given up on, or already recorded: the history shows why.
-      if (!isInvalidTransitionError(error)) throw error;
-    }
-  }
+  const { react, tick } = flowSteps({ orders, facts, submitting, calls, clock, policy });
 
-  function track(event: RecordedEvent) {
-    const change = event.data as OrderStatusChanged;
-    if (change.to !== 'submitting') {
-      submitting.delete(change.orderId);
-      refusals.delete(change.orderId);
-      return;
-    }
-    const attempt = change.attempt ?? 1;
-    submitting.set(change.orderId, { orderId: change.orderId, attempt, since: change.at });
-    // A submission from before `start()` may have been called by a process that stopped, and
-    // answered or not: calling again under the same attempt would be a call no history explains.
-    if (liveAfter === null || event.globalPosition <= liveAfter) return;
-    const key = `${change.orderId}:${attempt}`;
-    let askedProvider = () => {};
-    const asked = new Promise<void>((resolve) => (askedProvider = resolve));
-    const call: Call = { waiting: false, done: Promise.resolve(), asked, askedProvider };
-    call.done = submit(change.orderId, attempt, call)
-      .catch(() => undefined)
-      .finally(() => calls.delete(key));
-    calls.set(key, call);
-  }
-
-  /**
-   * Calls that are reading or writing, not waiting for the provider: each resolves when the call
-   * is done or has handed the order to the provider, whichever comes first.
-   */
-  const busy = () =>
-    [...calls.values()].filter((call) => !call.waiting).map((call) => Promise.race([call.done, call.asked]));
-
-  // The submitting set lives in memory, so the runner starts from the beginning of the log each
-  // time: a restarted process rebuilds it and finds the stuck orders again.
-  const runner = createProjectionRunner({
+  reactor = createReactor({
     store,
-    checkpoints: new MemoryCheckpointStore(),
-    projection: {
-      name: 'fulfillment',
+    clock,
+    ...(options.checkpoints && { checkpoints: options.checkpoints }),
+    reaction: {
+      name: options.name ?? 'fulfillment',
       eventTypes: ['OrderStatusChanged'],
       streamPrefixes: ['order-'],
-      handle: (event) => track(event),
+      route(event) {
+        const change = event.data as OrderStatusChanged;
+        if (change.to === 'submitting') submitting.set(change.orderId, { orderId: change.orderId, attempt: change.attempt ?? 1, since: change.at });
+        else submitting.delete(change.orderId);
+        return { key: change.orderId, partition: 'provider' };
+      },
+      react: (orderId) => react(orderId),
     },
   });
+  const pending = () => [...submitting.values()].sort((a, b) => a.since.localeCompare(b.since));
 
-  async function tick(now = clock()) {
-    const retried: string[] = [];
-    const failed: string[] = [];
-    for (const { orderId, attempt, since } of [...submitting.values()]) {
-      if (now.getTime() - Date.parse(since) < timeoutMs) continue;
-      const base = `fulfillment:${orderId}:${attempt}`;
-      const refusal = refusals.get(orderId);
-      const why =
-        refusal?.attempt === attempt
-          ? `the provider refused submission ${attempt}: ${refusal.message}`
-          : `no answer from the provider within ${Math.round(timeoutMs / 1000)} s (submission ${attempt})`;
-      // Both commands name the attempt: if the provider answered meanwhile, they change nothing.
-      if (attempt >= maxAttempts) {
-        const change = await orders.failFulfillment(orderId, {
-          actor,
-          attempt,
-          reason: `${why}; giving up after ${attempt} submissions`,
-          commandId: `${base}:gave-up`,
-        });
-        if (change.applied) failed.push(orderId);
-      } else {
-        const change = await orders.retrySubmission(orderId, {
-          actor,
-          attempt,
-          reason: why,
-          retryReason: `retry ${attempt + 1} of ${maxAttempts}`,
-          commandId: `${base}:retry`,
-        });
-        if (change.applied) retried.push(orderId);
-      }
-    }
-    return { retried, failed };
-  }
-
+  const running = reactor;
   return {
-    runner,
+    runner: running.runner,
+    reactor: running,
     async start() {
-      if (liveAfter !== null) return;
-      generation++;
-      liveAfter = await store.headPosition();
-      await runner.start();
-      timer ??= setInterval(() => void tick().catch(() => undefined), tickEveryMs);
-      timer.unref?.();
+      calls.resume();
+      await running.start();
     },
     async stop() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      generation++;
-      liveAfter = null;
-      await runner.stop();
-      await Promise.all(busy());
+      const calling = calls.stop();
+      await running.stop();
+      submitting.clear();
+      await calling;
     },
     tick,
-    async providerUpdate(orderId, update, opts = {}) {
-      const by = { actor: opts.actor ?? 'fulfillment-provider' };
-      if (update.state === 'processing') {
-        try {
-          await orders.markProcessing(orderId, by);
-        } catch (error) {
-          // A progress report that arrives after the outcome (webhooks come out of order) is stale.
-          if (!(isInvalidTransitionError(error) && OUTCOMES.has(error.from))) throw error;
-        }
-      } else if (update.state === 'completed') await orders.completeFulfillment(orderId, by);
-      else await orders.failFulfillment(orderId, { ...by, reason: update.reason });
-    },
+    providerUpdate: createProviderUpdates({ orders, facts, clock }),
     async manuallyComplete(orderId, { actor: who, reason }) {
       await orders.completeFulfillment(orderId, { actor: who, reason });
     },
-    pending: () => [...submitting.values()].sort((a, b) => a.since.localeCompare(b.since)),
+    pending,
     async settle() {
       for (;;) {
-        await runner.waitUntilCaughtUp();
+        await running.waitUntilIdle({ includeDue: false });
         // A macrotask turn, so that answers the provider has already given reach their calls.
         await new Promise((resolve) => setTimeout(resolve, 0));
-        const working = busy();
-        if (working.length === 0 && runner.position >= (await store.headPosition())) return;
+        const working = calls.working();
+        if (working.length === 0 && running.runner.position >= (await store.headPosition())) {
+          await running.waitUntilIdle({ includeDue: false });
+          if (calls.working().length === 0) return;
+        }
         await Promise.all(working);
       }
     },
   };
 }
 
-/** Statuses after which a `processing` report has nothing to add. */
-const OUTCOMES = new Set(['completed', 'failed', 'cancelled', 'refunded']);
-
-function describe(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.length > 500 ? `${message.slice(0, 500)}…` : message;
+interface FlowDeps {
+  orders: OrderService;
+  facts: CommandHandler<FulfillmentFactCommand, FulfillmentEvent, FulfillmentFacts>;
+  submitting: ReadonlyMap<string, PendingSubmission>;
+  calls: ReturnType<typeof createProviderCalls>;
+  clock: () => Date;
+  policy: FlowPolicy;
 }
 
+/** The reactor's step for an order and the manual timer: read the streams, ask `nextAction`, do what it says. */
+function flowSteps({ orders, facts, submitting, calls, clock, policy }: FlowDeps) {
+  async function flowState(orderId: string): Promise<FlowState> {
+    const order = await orders.getOrder(orderId);
+    const pending = submitting.get(orderId);
+    const since = pending?.attempt === order.submissionAttempts ? pending.since : order.updatedAt;
+    const { state } = await facts.load(fulfillmentStream(orderId));
+    return { status: order.status, attempt: order.submissionAttempts, since, facts: state, callInProgress: calls.inProgress(orderId, order.submissionAttempts) };
+  }
+
+  /** Performs a timeout's action; true when this call applied it. */
+  async function expire(orderId: string, action: Extract<FlowAction, { kind: 'retry' | 'give-up' }>): Promise<boolean> {
+    const commandId = `fulfillment:${orderId}:${action.attempt}:${action.kind === 'retry' ? 'retry' : 'gave-up'}`;
+    const change =
+      action.kind === 'give-up'
+        ? await orders.failFulfillment(orderId, { actor: ACTOR, attempt: action.attempt, reason: action.reason, commandId })
+        : await orders.retrySubmission(orderId, { actor: ACTOR, attempt: action.attempt, reason: action.reason, retryReason: action.retryReason, commandId });
+    return change.applied;
+  }
+
+  async function react(orderId: string): Promise<ReactionStep> {
+    await calls.recordKept(orderId);
+    const action = nextAction(await flowState(orderId), clock(), policy);
+    switch (action.kind) {
+      case 'none':
+        return { settled: true };
+      case 'wait':
+        return { dueAt: action.until };
+      case 'submit':
+      case 'resume':
+        await calls.start(orderId, action.attempt, action.kind === 'resume');
+        return { dueAt: clock() }; // look again: the call is now in progress, so it waits for the timeout
+      default:
+        await expire(orderId, action);
+        return { dueAt: clock() };
+    }
+  }
+
+  const pending = () => [...submitting.values()].sort((a, b) => a.since.localeCompare(b.since));
+
+  async function tick(now = clock()) {
+    const retried: string[] = [];
+    const failed: string[] = [];
+    for (const { orderId } of pending()) {
+      const action = nextAction(await flowState(orderId), now, policy);
+      if (action.kind !== 'retry' && action.kind !== 'give-up') continue;
+      if (await expire(orderId, action)) (action.kind === 'retry' ? retried : failed).push(orderId);
+    }
+    return { retried, failed };
+  }
+
+  return { react, tick };
+}

@@ -18,6 +18,7 @@ import {
   validateSchemaName,
 } from '@ordo/postgres';
 import { NOTIFICATION_STREAM_PREFIX, NotificationEvents, type NotificationChannel } from '../notifications/notifications.js';
+import { decodeNotificationEvent, type NotificationEvent } from '../notifications/notification-events.js';
 import { orderStream } from '../order/order-decider.js';
 import { migrateOrderTables } from './schema.js';
 
@@ -111,11 +112,60 @@ function badEvent(event: RecordedEvent, message: string): Error {
   return new TypeError(`${event.type} at position ${event.globalPosition} (stream "${event.streamName}"): ${message}`);
 }
 
+/** The two statements that write a batch of outbox changes, each guarded by position. */
+function outboxStatements(q: string): { upsert: string; update: string } {
+  const upsert = `
+    insert into ${q}.notification_outbox as o
+      (dedupe_key, order_id, channel, template, recipient, status, attempts, last_error, requested_at, updated_at, position)
+    select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int4[], $8::text[],
+                         $9::timestamptz[], $10::timestamptz[], $11::int8[])
+    on conflict (dedupe_key) do update
+      set order_id = excluded.order_id, channel = excluded.channel, template = excluded.template,
+          recipient = excluded.recipient, status = excluded.status, attempts = excluded.attempts,
+          last_error = excluded.last_error, requested_at = excluded.requested_at,
+          updated_at = excluded.updated_at, position = excluded.position
+      where o.position < excluded.position`;
+  const update = `
+    update ${q}.notification_outbox as o
+      set status = u.status, attempts = u.attempts, last_error = coalesce(u.last_error, o.last_error),
+          updated_at = u.updated_at, position = u.position
+    from unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[], $6::int8[])
+      as u(dedupe_key, status, attempts, last_error, updated_at, position)
+    where o.dedupe_key = u.dedupe_key and o.position < u.position`;
+  return { upsert, update };
+}
+
+/** Decodes a notification event with the shared schemas; a malformed one is named, with the field. */
+function decodeForOutbox(event: RecordedEvent): NotificationEvent | undefined {
+  try {
+    return decodeNotificationEvent(event);
+  } catch (error) {
+    throw badEvent(event, error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** What a delivery event does to its row. */
+function outboxEffect(event: Exclude<NotificationEvent, { type: typeof NotificationEvents.Requested }>): {
+  status: OutboxStatus;
+  attempts: number;
+  lastError?: string;
+} {
+  switch (event.type) {
+    case NotificationEvents.Attempted:
+      return { status: 'attempting', attempts: event.data.attempt };
+    case NotificationEvents.Sent:
+      return { status: 'sent', attempts: event.data.attempt };
+    case NotificationEvents.Failed:
+      return { status: 'failed', attempts: event.data.attempt, lastError: event.data.error };
+    case NotificationEvents.DeadLettered:
+      return { status: 'dead_lettered', attempts: event.data.attempts, lastError: event.data.lastError };
+  }
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DAY = /^\d{8}$/;
 
 const isText = (value: unknown): value is string => typeof value === 'string';
-const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 2 ** 31 - 1;
 
 /**
  * The projection that keeps `order_numbers` from the `OrderNumberAssigned` events of order streams
@@ -181,7 +231,7 @@ interface OutboxChange {
 /**
  * The projection that keeps `notification_outbox` from the events of notification streams
  * (`NotificationRequested`, `NotificationAttempted`, `NotificationSent`, `NotificationFailed`,
- * `NotificationDeadLettered`; see `@ordo/core`'s notifications and dispatcher). A row appears with
+ * `NotificationDeadLettered`), decoded with the same schemas as the delivery decider's fold. A row appears with
  * its request; each later event sets `status` and `attempts`, a failure or dead letter sets
  * `last_error`. A batch is folded per notification first, then written with at most two
  * statements (an upsert of the notifications requested in the batch, an update of the others),
@@ -192,75 +242,29 @@ interface OutboxChange {
 export function notificationOutboxTableProjection(options: ReadModelProjectionOptions = {}): Projection<pg.PoolClient> {
   const q = quotedSchema(options.schema);
   const name = options.name ?? NOTIFICATION_OUTBOX_TABLE_PROJECTION;
-  const upsert = `
-    insert into ${q}.notification_outbox as o
-      (dedupe_key, order_id, channel, template, recipient, status, attempts, last_error, requested_at, updated_at, position)
-    select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int4[], $8::text[],
-                         $9::timestamptz[], $10::timestamptz[], $11::int8[])
-    on conflict (dedupe_key) do update
-      set order_id = excluded.order_id, channel = excluded.channel, template = excluded.template,
-          recipient = excluded.recipient, status = excluded.status, attempts = excluded.attempts,
-          last_error = excluded.last_error, requested_at = excluded.requested_at,
-          updated_at = excluded.updated_at, position = excluded.position
-      where o.position < excluded.position`;
-  const update = `
-    update ${q}.notification_outbox as o
-      set status = u.status, attempts = u.attempts, last_error = coalesce(u.last_error, o.last_error),
-          updated_at = u.updated_at, position = u.position
-    from unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[], $6::int8[])
-      as u(dedupe_key, status, attempts, last_error, updated_at, position)
-    where o.dedupe_key = u.dedupe_key and o.position < u.position`;
+  const { upsert, update } = outboxStatements(q);
 
-  /** Folds the batch into one change per notification, in log order. */
+  /** Folds the batch into one change per notification, in log order, decoding with the notification schemas. */
   function fold(events: readonly RecordedEvent[]): Map<string, OutboxChange> {
     const changes = new Map<string, OutboxChange>();
     for (const event of events) {
+      const decoded = decodeForOutbox(event);
+      if (!decoded) continue;
       const key = event.streamName.slice(NOTIFICATION_STREAM_PREFIX.length);
-      const data = (event.data ?? {}) as Record<string, unknown>;
       const at = event.recordedAt;
-      let change = changes.get(key);
-      if (event.type === NotificationEvents.Requested) {
-        const { orderId, channel, template, recipient } = data;
-        if (!isText(orderId) || !UUID.test(orderId)) throw badEvent(event, 'orderId is not a UUID');
-        if (!isText(channel) || !isText(template) || !isText(recipient)) throw badEvent(event, 'channel, template or recipient missing');
+      if (decoded.type === NotificationEvents.Requested) {
+        const { orderId, channel, template, recipient } = decoded.data;
+        if (!UUID.test(orderId)) throw badEvent(event, 'orderId is not a UUID');
         // A request starts the row over: everything before it in the batch is superseded.
-        change = {
-          request: { orderId, channel, template, recipient, requestedAt: at },
-          status: 'requested',
-          attempts: 0,
-          lastError: null,
-          updatedAt: at,
-          position: event.globalPosition,
-        };
-        changes.set(key, change);
+        const request = { orderId, channel, template, recipient, requestedAt: at };
+        changes.set(key, { request, status: 'requested', attempts: 0, lastError: null, updatedAt: at, position: event.globalPosition });
         continue;
       }
-      let status: OutboxStatus;
-      let lastError: unknown = null;
-      switch (event.type) {
-        case NotificationEvents.Attempted:
-          status = 'attempting';
-          break;
-        case NotificationEvents.Sent:
-          status = 'sent';
-          break;
-        case NotificationEvents.Failed:
-          status = 'failed';
-          lastError = data.error;
-          break;
-        case NotificationEvents.DeadLettered:
-          status = 'dead_lettered';
-          lastError = data.lastError;
-          break;
-        default:
-          continue;
-      }
-      const attempts = event.type === NotificationEvents.DeadLettered ? data.attempts : data.attempt;
-      if (!isCount(attempts)) throw badEvent(event, 'no attempt number');
-      change ??= { status, attempts, lastError: null, updatedAt: at, position: event.globalPosition };
+      const { status, attempts, lastError } = outboxEffect(decoded);
+      const change = changes.get(key) ?? { status, attempts, lastError: null, updatedAt: at, position: event.globalPosition };
       change.status = status;
       change.attempts = attempts;
-      if (isText(lastError)) change.lastError = lastError;
+      if (lastError !== undefined) change.lastError = lastError;
       change.updatedAt = at;
       change.position = event.globalPosition;
       changes.set(key, change);

@@ -25,6 +25,8 @@ export interface ProviderCall {
  */
 export class FakeProvider implements FulfillmentProvider {
   readonly calls: ProviderCall[] = [];
+  /** Idempotency keys looked up (a restarted process manager asks before submitting again). */
+  readonly lookups: string[] = [];
   private readonly requests = new Map<string, { requestId: string; orderId: string }>();
   private held: (() => void)[] = [];
   private nextRequest = 1;
@@ -45,6 +47,13 @@ export class FakeProvider implements FulfillmentProvider {
     }
     if (answer === 'late') await new Promise<void>((resolve) => this.held.push(resolve));
     return { requestId: request.requestId };
+  }
+
+  /** The request held under `idempotencyKey`, as a real provider's status query would answer. */
+  async lookup(idempotencyKey: string) {
+    this.lookups.push(idempotencyKey);
+    const request = this.requests.get(idempotencyKey);
+    return request && { requestId: request.requestId };
   }
 
   /** Delivers every held answer now; returns how many. */

@@ -48,9 +48,10 @@ const BASE = Date.parse('2026-03-27T00:00:00.000Z');
 
 /** Counts the store calls that go through it. */
 function countingStore(inner: EventStore) {
-  const calls = { readStream: 0, readAll: 0, appendToStream: 0 };
+  const calls = { readStream: 0, readAll: 0, appendToStream: 0, appendToStreams: 0 };
   const store: EventStore = {
     appendToStream: (...args) => (calls.appendToStream++, inner.appendToStream(...args)),
+    appendToStreams: (requests) => (calls.appendToStreams++, inner.appendToStreams(requests)),
     readStream: (...args) => (calls.readStream++, inner.readStream(...args)),
     readAll: (...args) => (calls.readAll++, inner.readAll(...args)),
     subscribeToAll: (opts) => inner.subscribeToAll(opts),

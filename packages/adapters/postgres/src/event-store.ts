@@ -16,11 +16,13 @@ import {
   type ExpectedVersion,
   type LogFilter,
   type LogSource,
+  type MultiStreamAppendResult,
   type NewEvent,
   type ReadAllOptions,
   type ReadStreamOptions,
   type ReadStreamResult,
   type RecordedEvent,
+  type StreamAppendRequest,
   type SubscribeOptions,
   type Subscription,
   type ValidationIssue,
@@ -35,6 +37,7 @@ import {
   withClient,
   type ConnectionOptions,
 } from './connection.js';
+import { appendToStreamsInPostgres } from './append-multi.js';
 import { DEFAULT_SCHEMA, migrateSchema, schemaNames, validateSchemaName, type SchemaNames } from './schema.js';
 
 /** Options of {@link PostgresEventStore}. Give `pool` or `connectionString`. */
@@ -64,9 +67,10 @@ const INT8_MIN = -9223372036854775808n;
 function clampInt8(value: bigint): bigint {
   return value > INT8_MAX ? INT8_MAX : value < INT8_MIN ? INT8_MIN : value;
 }
-const MAX_APPEND_ATTEMPTS = 20;
+/** Tries of one append before its error reaches the caller. */
+export const MAX_APPEND_ATTEMPTS = 20;
 /** Interleaved attempts after which an append draws its positions with the others kept out. */
-const EXCLUSIVE_AFTER_INTERLEAVED = 2;
+export const EXCLUSIVE_AFTER_INTERLEAVED = 2;
 const NO_LIMIT = null;
 
 interface AppendRow {
@@ -230,6 +234,16 @@ export class PostgresEventStore implements EventStore {
           throw new Error(`append_events returned an unknown status ${String(row.status)}`);
       }
     }
+  }
+
+  /**
+   * Appends to several streams atomically: one call of the `append_multi` SQL function, which
+   * checks every stream as {@link appendToStream} does and writes all or nothing (see `append-multi.ts`).
+   */
+  async appendToStreams(requests: readonly StreamAppendRequest[]): Promise<MultiStreamAppendResult> {
+    this.assertOpen();
+    const { pool, names, limits, maxBatchBytes } = this;
+    return appendToStreamsInPostgres({ pool, names, limits, maxBatchBytes, appended: () => this.notifyAppended() }, requests);
   }
 
   /** What a caller gets when an append failed in the database and retrying did not help. */
@@ -486,7 +500,8 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
-function isRetryableAppendError(error: unknown): boolean {
+/** Errors after which running an append again sees what the other transaction did. */
+export function isRetryableAppendError(error: unknown): boolean {
   const state = sqlState(error);
   return state === '23505' || state === '40001' || state === '40P01';
 }
@@ -495,7 +510,7 @@ function isRetryableAppendError(error: unknown): boolean {
  * PostgreSQL stores text as UTF-8, where a lone UTF-16 surrogate has no encoding (the driver would
  * turn it into U+FFFD, another name). Such names are refused rather than silently changed.
  */
-function assertWellFormed(subject: string, value: string, path: string) {
+export function assertWellFormed(subject: string, value: string, path: string) {
   if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value)) {
     const issue: ValidationIssue = { path, message: 'must be well-formed Unicode (it holds an unpaired surrogate)' };
     throw new ValidationError(subject, [issue]);

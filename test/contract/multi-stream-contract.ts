@@ -39,7 +39,7 @@ export function describeMultiStreamContract(name: string, open: () => Promise<Ev
     });
     afterEach(async () => {
       await Promise.all(subscriptions.splice(0).map((s) => s.stop()));
-      await store.close();
+      await store?.close();
     });
 
     const stream = (suffix: string) => `${prefix}${suffix}`;

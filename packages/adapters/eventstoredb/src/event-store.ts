@@ -13,11 +13,13 @@ import {
   type AppendOptions,
   type AppendResult,
   type EventStore,
+  type MultiStreamAppendResult,
   type NewEvent,
   type ReadAllOptions,
   type ReadStreamOptions,
   type ReadStreamResult,
   type RecordedEvent,
+  type StreamAppendRequest,
   type SubscribeOptions,
   type Subscription,
   sleep,
@@ -37,6 +39,7 @@ import {
   type LooseClient,
 } from './client.js';
 import { EventStoreDBError, EventStoreDBStreamDeletedError, EventStoreDBTimeoutError, EventStoreDBUnavailableError } from './errors.js';
+import { appendToStreamsInKurrent, type MultiAppendHost, type MultiAppendSupport } from './multi-append.js';
 import { DEFAULT_SUBSCRIPTION_SETTINGS, serverFilter, subscribeToAll, type SubscriptionSettings } from './subscription.js';
 
 /** Stream name prefix of the checkpoint streams {@link EventStoreDBCheckpointStore} writes. */
@@ -118,6 +121,8 @@ export class EventStoreDBEventStore implements EventStore {
   private readonly remembered: Map<string, string>;
   private readonly rememberedLimit: number;
   private readonly subscriptions = new Set<Subscription>();
+  /** Whether the client and server offer the multi-stream append; learnt at its first use. */
+  private readonly multiSupport: MultiAppendSupport = { known: undefined };
   private closed = false;
 
   constructor(
@@ -178,6 +183,37 @@ export class EventStoreDBEventStore implements EventStore {
         if (attempt > 1) await sleep(Math.random() * Math.min(100, 2 ** attempt));
       }
     }
+  }
+
+  /**
+   * Appends to several streams atomically, through KurrentDB's multi-stream append: needs a
+   * `KurrentDBClient` (`@kurrent/kurrentdb-client` 1.1 or later) and KurrentDB 25.1 or later (see
+   * `multi-append.ts`). Retries are recognised as {@link appendToStream} recognises them.
+   * @throws UnsupportedOperationError with `@eventstore/db-client` or an older server; nothing is written.
+   */
+  async appendToStreams(requests: readonly StreamAppendRequest[]): Promise<MultiStreamAppendResult> {
+    this.assertOpen();
+    return appendToStreamsInKurrent(this.multiAppendHost(), requests);
+  }
+
+  /** What the multi-stream append borrows of this store. */
+  private multiAppendHost(): MultiAppendHost {
+    return {
+      client: this.client,
+      limits: this.limits,
+      lookback: this.lookback,
+      retries: this.retries,
+      deadline: this.deadline,
+      support: this.multiSupport,
+      checkAppendSize: (batch) => this.checkAppendSize(batch),
+      refuseIdsOfOtherStreams: (stream, batch) => this.refuseIdsOfOtherStreams(stream, batch),
+      seenBefore: (stream, batch) => this.seenBefore(stream, batch),
+      remember: (stream, batch) => this.remember(stream, batch),
+      readTail: (stream, count) => this.readTail(stream, count),
+      retriedAppend: (stream, batch, tail) => this.retriedAppend(stream, batch, tail),
+      positionOf: (stream, revision) => this.positionOf(stream, revision),
+      toError: (error, stream) => this.toError(error, stream),
+    };
   }
 
   /** Writes with an exact expected revision; retries the same write after a dropped connection. */

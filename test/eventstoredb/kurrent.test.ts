@@ -34,6 +34,26 @@ describe('with the KurrentDB client', () => {
     expect(result).toEqual({ nextExpectedVersion: 2n, lastGlobalPosition: read.events[2]!.globalPosition });
   });
 
+  it('a connection dropped after a multi-stream append was written: the retry is absorbed as a duplicate, one copy', async () => {
+    const server = await env.server();
+    const store = new EventStoreDBEventStore(await env.client());
+    const call = ['a', 'b'].map((name) => ({
+      stream: `k-multi-drop-${name}-${randomUUID()}`,
+      events: [{ id: randomUUID(), type: 'Faulted', data: { name } }],
+      expectedVersion: 'no_stream' as const,
+    }));
+    server.faults.dropConnectionAfterCommit();
+    const fired = server.faults.fired.dropsAfterCommit;
+    const result = await store.appendToStreams(call);
+    expect(server.faults.fired.dropsAfterCommit).toBe(fired + 1);
+    expect(result.duplicate).toBe(true);
+    for (const [i, request] of call.entries()) {
+      const read = await store.readStream(request.stream);
+      expect(read.events.map((e) => e.id)).toEqual(request.events.map((e) => e.id));
+      expect(result.streams[i]).toEqual({ stream: request.stream, nextExpectedVersion: 0n, lastGlobalPosition: read.events[0]!.globalPosition });
+    }
+  });
+
   it('a subscription dropped mid-catch-up resumes: nothing lost, nothing twice', async () => {
     const server = await env.server();
     const store = new EventStoreDBEventStore(await env.client());

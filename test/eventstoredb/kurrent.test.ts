@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { EventStoreDBEventStore } from '@ordo/eventstoredb';
 import { describe, expect, it } from 'vitest';
 import { describeEventStoreContract } from '../contract/event-store-contract.js';
+import { multiStreamRaceProperty } from '../contract/multi-stream-property.js';
 import { REAL_SERVER_URL } from './env.js';
 
 const env = inProcessServerForKurrent();
@@ -17,6 +18,19 @@ if (REAL_SERVER_URL) {
     new EventStoreDBEventStore(await real.client()),
   );
 }
+
+describe('appendToStreams with the KurrentDB client under racing writers', () => {
+  multiStreamRaceProperty(
+    'EventStoreDBEventStore (KurrentDB client, in-process server)',
+    async (writers) => {
+      const client = await env.client();
+      const stores = Array.from({ length: writers }, () => new EventStoreDBEventStore(client));
+      const reader = new EventStoreDBEventStore(client);
+      return { reader, writers: stores, close: async () => void (await Promise.all([reader, ...stores].map((s) => s.close()))) };
+    },
+    8,
+  );
+});
 
 describe('with the KurrentDB client', () => {
   it('a connection dropped after the append was written: the retry is absorbed', async () => {

@@ -5,7 +5,7 @@ import { EventStoreDBEventStore } from '@ordo/eventstoredb';
 import { describe, expect, it } from 'vitest';
 import { describeEventStoreContract } from '../contract/event-store-contract.js';
 import { multiStreamRaceProperty } from '../contract/multi-stream-property.js';
-import { REAL_SERVER_URL } from './env.js';
+import { REAL_SERVER_MULTI_STREAM, REAL_SERVER_URL } from './env.js';
 
 const env = inProcessServerForKurrent();
 describeEventStoreContract('EventStoreDBEventStore with the KurrentDB client, in-process server', async () =>
@@ -16,6 +16,7 @@ if (REAL_SERVER_URL) {
   const real = realServerForKurrent(REAL_SERVER_URL);
   describeEventStoreContract(`EventStoreDBEventStore with the KurrentDB client, ${REAL_SERVER_URL}`, async () =>
     new EventStoreDBEventStore(await real.client()),
+    { multiStream: REAL_SERVER_MULTI_STREAM },
   );
 }
 

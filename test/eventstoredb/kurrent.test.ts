@@ -1,6 +1,7 @@
 /** The contract suite and the connection fault with the successor client, `@kurrent/kurrentdb-client`. */
 import { inProcessServerForKurrent, realServerForKurrent } from './kurrent-support.js';
 import { randomUUID } from 'node:crypto';
+import { UnsupportedOperationError } from '@ordo/core';
 import { EventStoreDBEventStore } from '@ordo/eventstoredb';
 import { describe, expect, it } from 'vitest';
 import { describeEventStoreContract } from '../contract/event-store-contract.js';
@@ -31,6 +32,24 @@ describe('appendToStreams with the KurrentDB client under racing writers', () =>
     },
     8,
   );
+});
+
+const older = inProcessServerForKurrent({ multiStreamAppend: false });
+describe('appendToStreams with the KurrentDB client and a server before 25.1', () => {
+  it('throws UnsupportedOperationError and writes nothing, also on later calls', async () => {
+    const store = new EventStoreDBEventStore(await older.client());
+    const call = ['a', 'b'].map((name) => ({
+      stream: `k-old-${name}-${randomUUID()}`,
+      events: [{ id: randomUUID(), type: 'Refused', data: {} }],
+      expectedVersion: 'no_stream' as const,
+    }));
+    for (let i = 0; i < 2; i++) {
+      const error = await store.appendToStreams(call).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UnsupportedOperationError);
+      expect((error as UnsupportedOperationError).reason).toContain('25.1');
+    }
+    for (const request of call) expect((await store.readStream(request.stream)).version).toBeNull();
+  });
 });
 
 describe('with the KurrentDB client', () => {

@@ -43,6 +43,11 @@ export interface TestServerOptions extends DatabaseOptions {
   port?: number;
   /** Offer BatchAppend, as servers since 21.10 do. With `false` the client appends with the older Append call. Default true. */
   batchAppend?: boolean;
+  /**
+   * Offer KurrentDB's multi-stream append (v2 `AppendSession`) when serving the KurrentDB client's
+   * protocol, as servers since 25.1 do. With `false` the server behaves as an older one. Default true.
+   */
+  multiStreamAppend?: boolean;
   /** Send caught-up notices on subscriptions, as servers since 23.10 do. Default true. */
   caughtUpNotices?: boolean;
   /**
@@ -90,6 +95,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   addServices(server, database, faults, cutter, {
     batchAppend: options.batchAppend ?? true,
     caughtUpNotices: options.caughtUpNotices ?? true,
+    multiStreamAppend: options.multiStreamAppend ?? true,
     serverVersion: SERVER_VERSION,
     stats,
   }, loadProtocol(options.protocol));

@@ -49,6 +49,8 @@ export interface ServiceOptions {
   batchAppend: boolean;
   /** Send a caught-up notice when a subscription turns live (servers since 23.10 do). Default true. */
   caughtUpNotices: boolean;
+  /** Offer the v2 multi-stream append (with the KurrentDB client's protocol only). */
+  multiStreamAppend: boolean;
   /** The version reported by ServerFeatures. */
   serverVersion: string;
   /** Counters the server keeps, for tests that check what a client asked for. */
@@ -120,12 +122,12 @@ export function addServices(
       );
       methods.push(new featuresPb.SupportedMethod().setServiceName('event_store.client.server_features.serverfeatures').setMethodName('getsupportedmethods'));
       // KurrentDB 25.1's multi-stream append, offered to the client whose generated code has it.
-      if (protocol.v2) methods.push(new featuresPb.SupportedMethod().setServiceName(APPEND_SESSION.service).setMethodName(APPEND_SESSION.method));
+      if (protocol.v2 && options.multiStreamAppend) methods.push(new featuresPb.SupportedMethod().setServiceName(APPEND_SESSION.service).setMethodName(APPEND_SESSION.method));
       callback(null, new featuresPb.SupportedMethods().setMethodsList(methods).setEventStoreServerVersion(options.serverVersion));
     },
   });
 
-  if (protocol.v2) addAppendSession(server, db, faults, cutter, { ...protocol, v2: protocol.v2 });
+  if (protocol.v2 && options.multiStreamAppend) addAppendSession(server, db, faults, cutter, { ...protocol, v2: protocol.v2 });
 
   server.addService(gossipGrpc.GossipService as unknown as grpc.ServiceDefinition, {
     read: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {

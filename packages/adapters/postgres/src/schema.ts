@@ -530,6 +530,9 @@ $fn$;
   },
 ];
 
+/** The store's schema history, in order (for tests that build a schema as an earlier release left it). */
+export const STORE_MIGRATIONS: readonly Migration[] = migrations;
+
 /** The newest schema version this code knows. */
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;
 

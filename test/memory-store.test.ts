@@ -8,6 +8,7 @@ import {
   type RecordedEvent,
 } from '@ordo/core';
 import { describeEventStoreContract } from './contract/event-store-contract.js';
+import { multiStreamRaceProperty } from './contract/multi-stream-property.js';
 
 describeEventStoreContract('MemoryEventStore', async () => new MemoryEventStore());
 
@@ -73,4 +74,15 @@ describe('MemoryEventStore', () => {
     await expect(store.readStream('s')).rejects.toThrow(/closed/);
     expect(() => store.subscribeToAll({ onEvent() {} })).toThrow(/closed/);
   });
+});
+
+describe('MemoryEventStore: appendToStreams under racing writers', () => {
+  multiStreamRaceProperty(
+    'MemoryEventStore',
+    async () => {
+      const store = new MemoryEventStore();
+      return { reader: store, writers: [store], close: () => store.close() };
+    },
+    40,
+  );
 });

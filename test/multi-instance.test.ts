@@ -74,6 +74,7 @@ function appendBarrier(parties: number) {
           await arrive();
           return store.appendToStream(stream, events, options);
         },
+        appendToStreams: (requests) => store.appendToStreams(requests),
         readStream: (stream, options) => store.readStream(stream, options),
         readAll: (options) => store.readAll(options),
         subscribeToAll: (options) => store.subscribeToAll(options),
@@ -180,6 +181,7 @@ describe('an append whose answer was lost, for a batch of queued commands', () =
         loseNext = false;
         throw new AppendOutcomeUnknownError(stream, 'the answer was lost');
       },
+      appendToStreams: (requests) => memory.appendToStreams(requests),
       readStream: (stream, options) => memory.readStream(stream, options),
       readAll: (options) => memory.readAll(options),
       subscribeToAll: (options) => memory.subscribeToAll(options),

@@ -26,12 +26,20 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from '@ordo/core';
+import { describeMultiStreamContract, type MultiStreamSupport } from './multi-stream-contract.js';
 
 const WAIT_MS = 10_000;
 /** How long a test watches for a delivery that must not happen. */
 const QUIET_MS = 150;
 
-export function describeEventStoreContract(name: string, open: () => Promise<EventStore>): void {
+/** What a store under the contract offers beyond the basics. */
+export interface ContractOptions {
+  /** Whether `appendToStreams` is atomic (`supported`, the default) or refused with `UnsupportedOperationError`. */
+  multiStream?: MultiStreamSupport;
+}
+
+export function describeEventStoreContract(name: string, open: () => Promise<EventStore>, options: ContractOptions = {}): void {
+  describeMultiStreamContract(name, open, options.multiStream ?? 'supported');
   describe(`EventStore contract: ${name}`, () => {
     let store: EventStore;
     let closed: boolean;

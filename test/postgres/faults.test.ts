@@ -103,4 +103,33 @@ describe('a connection lost after the append committed', () => {
       }
     },
   );
+
+  it('an append to several streams: the store sends it again, which is absorbed as a duplicate, and one copy is stored', async () => {
+    const url = new URL((store.pool.options as { connectionString: string }).connectionString);
+    url.port = String(proxy.port);
+    const pool = testPool({ connectionString: url.toString(), max: 1 });
+    try {
+      const viaProxy = new PostgresEventStore({ pool, schema: store.schema });
+      await viaProxy.headPosition();
+      const call = ['order-1', 'numbers-1'].map((stream) => ({
+        stream,
+        events: [{ id: randomUUID(), type: 'Placed', data: { stream } }],
+        expectedVersion: 'no_stream' as const,
+      }));
+
+      proxy.armCut();
+      const result = await viaProxy.appendToStreams(call);
+
+      expect(proxy.cuts).toBe(1);
+      expect(result.duplicate).toBe(true);
+      for (const [i, request] of call.entries()) {
+        const read = await store.readStream(request.stream);
+        expect(read.events.map((e) => e.id)).toEqual(request.events.map((e) => e.id));
+        expect(result.streams[i]).toEqual({ stream: request.stream, nextExpectedVersion: 0n, lastGlobalPosition: read.events[0]!.globalPosition });
+      }
+      await viaProxy.close();
+    } finally {
+      await pool.end();
+    }
+  });
 });

@@ -4,6 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LATEST_SCHEMA_VERSION, PostgresCheckpointStore, PostgresEventStore } from '@ordo/postgres';
+import { STORE_MIGRATIONS } from '../../packages/adapters/postgres/src/schema.js';
+import { applyMigrations, schemaNames } from '@ordo/postgres';
 import { dropSchema, postgresUrl, testPool, uniqueSchemaName } from '../support/postgres.js';
 
 describe('migrate()', () => {
@@ -31,6 +33,30 @@ describe('migrate()', () => {
       await pool.end();
     }
   }
+
+  it('upgrades a schema at version 1 (streams written by the old append): appends, retries and appends to several streams go on', async () => {
+    const schema = uniqueSchemaName('upgrade');
+    const admin = testPool({ max: 1 });
+    cleanups.push(async () => {
+      await dropSchema(admin, schema);
+      await admin.end();
+    });
+    const names = schemaNames(schema);
+    await applyMigrations(admin, names, { table: 'schema_migrations', lockKey: names.migrationLockKey, migrations: STORE_MIGRATIONS.slice(0, 1) });
+    const store = instance(schema);
+    const old = [{ id: randomUUID(), type: 'Old', data: {} }];
+    const first = await store.appendToStream('upgraded', old, { expectedVersion: 'no_stream' });
+
+    expect(await store.migrate()).toEqual([2]);
+
+    expect(await store.appendToStream('upgraded', old, { expectedVersion: 'no_stream' })).toEqual(first);
+    expect((await store.appendToStream('upgraded', [{ id: randomUUID(), type: 'New', data: {} }], { expectedVersion: 0n })).nextExpectedVersion).toBe(1n);
+    const multi = await store.appendToStreams([
+      { stream: 'upgraded', events: [{ id: randomUUID(), type: 'New', data: {} }], expectedVersion: 1n },
+      { stream: 'fresh', events: [{ id: randomUUID(), type: 'New', data: {} }], expectedVersion: 'no_stream' },
+    ]);
+    expect(multi.streams.map((s) => s.nextExpectedVersion)).toEqual([2n, 0n]);
+  });
 
   it('run by eight instances at once, applies each migration exactly once; run again, does nothing', async () => {
     const schema = uniqueSchemaName('migrate');

@@ -328,7 +328,8 @@ describe('PostgresEventStore', () => {
 
     it('while waiting for the lock: nothing is held afterwards, and appends go on', async () => {
       const { rows } = await admin.query<{ def: string }>(
-        `select pg_get_functiondef('"${store.schema}".append_events'::regproc) as def`,
+        // The sequencer lock is taken in append_draw, the step every append runs (schema version 2).
+        `select pg_get_functiondef('"${store.schema}".append_draw'::regproc) as def`,
       );
       const key = /pg_advisory_xact_lock_shared\((-?\d+)\)/.exec(rows[0]!.def)![1]!;
       await admin.query(`select pg_advisory_lock(${key})`);

@@ -132,6 +132,13 @@ export function scheduledStore(
       if (options.loseResponse?.(stream, events)) throw new LostResponseError(stream);
       return result;
     },
+    async appendToStreams(requests) {
+      await s.schedule(Promise.resolve(), `append ${requests.map((r) => `${r.stream} ${r.events.map((e) => e.type).join(',')}`).join(' + ')}`);
+      const result = await inner.appendToStreams(requests);
+      const lost = requests.find((r) => options.loseResponse?.(r.stream, r.events));
+      if (lost) throw new LostResponseError(lost.stream);
+      return result;
+    },
     async readStream(stream: string, opts?: ReadStreamOptions) {
       await s.schedule(Promise.resolve(), `read ${stream}`);
       return inner.readStream(stream, opts);

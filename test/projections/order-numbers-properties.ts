@@ -48,9 +48,10 @@ const BASE = Date.parse('2026-03-27T00:00:00.000Z');
 
 /** Counts the store calls that go through it. */
 function countingStore(inner: EventStore) {
-  const calls = { readStream: 0, readAll: 0, appendToStream: 0 };
+  const calls = { readStream: 0, readAll: 0, appendToStream: 0, appendToStreams: 0 };
   const store: EventStore = {
     appendToStream: (...args) => (calls.appendToStream++, inner.appendToStream(...args)),
+    appendToStreams: (requests) => (calls.appendToStreams++, inner.appendToStreams(requests)),
     readStream: (...args) => (calls.readStream++, inner.readStream(...args)),
     readAll: (...args) => (calls.readAll++, inner.readAll(...args)),
     subscribeToAll: (opts) => inner.subscribeToAll(opts),
@@ -154,6 +155,38 @@ export function orderNumbersSuite(open: OpenStore): void {
         }
       }));
 
+    it('where the store can, claims and the orders\' numbers are one append per day and prefix, in one run of the log', () =>
+      withStore(open, async (store) => {
+        const token = runToken();
+        const prefix = `M${token}`;
+        const orders = createOrderService({ store, clock: () => new Date('2026-11-23T12:00:00Z') });
+        const { store: counting, calls } = countingStore(store);
+        const placed = await withNumbering(counting, { prefix }, async () => {
+          const ids: string[] = [];
+          for (let i = 0; i < 3; i++) ids.push((await orders.placeOrder(orderInput(`atomic-${token}-${i}`))).orderId);
+          return ids;
+        });
+        for (const [i, orderId] of placed.entries()) expect(await numbersOf(store, orderId)).toEqual([`${prefix}-20261123-000${i + 1}`]);
+        if (calls.appendToStreams === 0 || calls.appendToStream > 0) {
+          // A store without atomic multi-stream appends: claims first, then one append per order.
+          expect(calls.appendToStream).toBeGreaterThanOrEqual(1 + placed.length);
+          return;
+        }
+        // Each claim and its order's number were written by one call: adjacent in the global log.
+        const claims = (await store.readStream(numberingStream(prefix, '20261123'))).events;
+        for (const [i, orderId] of placed.entries()) {
+          const assigned = (await store.readStream(orderStream(orderId))).events.find((e) => e.type === 'OrderNumberAssigned')!;
+          expect(assigned.metadata).toMatchObject({ commandId: `order-number:${orderId}`, actor: 'order-numbers' });
+          const call = [claims[i]!.globalPosition, assigned.globalPosition];
+          const between: string[] = [];
+          for await (const e of store.readAll({ after: call[0]! , maxCount: 64 })) {
+            if (e.globalPosition >= call[1]!) break;
+            between.push(e.type);
+          }
+          expect(between.every((type) => type === 'NumberAssigned' || type === 'OrderNumberAssigned')).toBe(true);
+        }
+      }));
+
     it('numbers an order by its day in the time zone: 23:30 UTC is the next day in Berlin', () =>
       withStore(open, async (store) => {
         const token = runToken();
@@ -201,12 +234,12 @@ export function orderNumbersSuite(open: OpenStore): void {
         const second = (await numbersOf(store, placed[1]!))[0]!;
         expect(second).toBe(`${prefix}-20261123-0002`);
         expect(await findOrderByNumber(counting, second)).toBe(placed[1]);
-        expect(calls).toEqual({ readStream: 1, readAll: 0, appendToStream: 0 });
+        expect(calls).toEqual({ readStream: 1, readAll: 0, appendToStream: 0, appendToStreams: 0 });
         expect(await findOrderByNumber(counting, `${prefix}-20261123-0004`)).toBeUndefined();
         expect(await findOrderByNumber(counting, `${prefix}-20261124-0001`)).toBeUndefined();
         expect(calls.readStream).toBe(3);
         expect(await findOrderByNumber(counting, 'not a number')).toBeUndefined();
-        expect(calls).toEqual({ readStream: 3, readAll: 0, appendToStream: 0 });
+        expect(calls).toEqual({ readStream: 3, readAll: 0, appendToStream: 0, appendToStreams: 0 });
       }));
 
     it('waitForNumber resolves with the number once the projection assigns it', () =>

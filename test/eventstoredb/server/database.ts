@@ -65,6 +65,23 @@ export type AppendOutcome =
   | { kind: 'stream_deleted' }
   | { kind: 'too_big'; maxAppendSize: number };
 
+/** One stream's part of a multi-stream append (KurrentDB's v2 AppendSession). */
+export interface MultiAppendRequest {
+  stream: string;
+  expected: ExpectedRevision;
+  events: readonly ProposedEvent[];
+}
+
+/**
+ * What a multi-stream append came to: every stream written (its last revision, and the `$all`
+ * position of the call's last event), or nothing written and the first reason why.
+ */
+export type MultiAppendOutcome =
+  | { kind: 'success'; revisions: { stream: string; revision: bigint }[]; position: bigint }
+  | { kind: 'revision_conflict'; stream: string; expected: ExpectedRevision; actual: bigint | null }
+  | { kind: 'stream_tombstoned'; stream: string }
+  | { kind: 'too_big'; size: number; maxSize: number };
+
 /** What a soft delete or tombstone came to. */
 export type DeleteOutcome =
   | { kind: 'success'; position: bigint }
@@ -163,6 +180,46 @@ export class Database {
       case 'any':
         return this.byCache(stream, events) ?? this.write(stream, events);
     }
+  }
+
+  /**
+   * KurrentDB's multi-stream append: every stream's expected revision is checked first, then all
+   * events are written in one run of `$all`, in request order. There is no id-based recognition of
+   * a repeated session (unlike single appends): a repeat under exact revisions is a conflict.
+   */
+  appendMulti(requests: readonly MultiAppendRequest[]): MultiAppendOutcome {
+    const size = requests.reduce((sum, r) => sum + r.events.reduce((n, e) => n + e.data.length + e.customMetadata.length, 0), 0);
+    if (size > this.maxAppendSize) return { kind: 'too_big', size, maxSize: this.maxAppendSize };
+    for (const { stream, expected } of requests) {
+      const state = this.streams.get(stream);
+      if (state?.tombstoned) return { kind: 'stream_tombstoned', stream };
+      const actual = state && state.events.length > 0 ? BigInt(state.events.length - 1) : null;
+      const ok =
+        expected.kind === 'any' ||
+        (expected.kind === 'no_stream' && actual === null) ||
+        (expected.kind === 'stream_exists' && actual !== null) ||
+        (expected.kind === 'revision' && expected.revision === actual);
+      if (!ok) return { kind: 'revision_conflict', stream, expected, actual };
+    }
+    const created = BigInt(this.now().getTime()) * 10_000n;
+    const revisions: { stream: string; revision: bigint }[] = [];
+    let last: StoredEvent | undefined;
+    for (const { stream, events } of requests) {
+      let state = this.streams.get(stream);
+      if (!state) {
+        state = { events: [], tombstoned: false };
+        this.streams.set(stream, state);
+      }
+      for (const proposed of events) {
+        last = this.record(stream, BigInt(state.events.length), proposed, created);
+        state.events.push(last);
+        this.remember(last);
+      }
+      revisions.push({ stream, revision: last!.revision });
+    }
+    // Listeners hear of the session once, after its last event: a reader never sees half of it.
+    this.notify();
+    return { kind: 'success', revisions, position: last!.position };
   }
 
   /**

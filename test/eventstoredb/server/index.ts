@@ -5,7 +5,8 @@
  * It implements, from the documented behaviour, what Ordo's adapter relies on: appends with every
  * kind of expected revision and the server's event-id idempotency, stream and `$all` reads in both
  * directions, filtered catch-up-then-live subscriptions to `$all` (with the server's checkpoints)
- * and to single streams, system records in `$all`, soft delete and tombstone,
+ * and to single streams, system records in `$all`, soft delete and tombstone, KurrentDB's
+ * multi-stream append (v2 `AppendSession`, with the KurrentDB client's protocol),
  * stream metadata (`$maxCount`, `$tb`), the append size limit, and the error shapes the client
  * expects. It is not EventStoreDB: no clustering, ACLs, server-side projections, persistent
  * subscriptions, scavenging or real position values.
@@ -25,15 +26,16 @@ export type { ServerStats } from './service.js';
 export { STATISTICS_STREAM, type SystemRecordOptions } from './system.js';
 
 /**
- * The server version the test server reports through ServerFeatures, and the one whose gRPC
- * behaviour it implements: EventStoreDB 23.10. That is the first version with every feature the
- * server offers (BatchAppend since 21.10, `$all` positions on stream reads since 22.6, caught-up
- * notices since 23.10, and checkpoints of filtered subscriptions, also when catch-up ends), and its
- * caught-up notices carry no position or timestamp, as the server's do not; later versions add those
- * and more (e.g. KurrentDB's multi-stream appends), which the server does not offer. Clients may
- * choose features by this version, so it must not claim more than the server does.
+ * The server version the test server reports through ServerFeatures: KurrentDB 25.1, the first
+ * with the multi-stream append (`@kurrent/kurrentdb-client` gates `multiStreamAppend` on 25.1, by
+ * the `AppendSession` method the server lists, which the test server lists when it serves that
+ * client's protocol). Its other gRPC behaviour is that of EventStoreDB 23.10, the first version with
+ * every other feature the server offers (BatchAppend since 21.10, `$all` positions on stream reads
+ * since 22.6, caught-up notices since 23.10, and checkpoints of filtered subscriptions, also when
+ * catch-up ends); its caught-up notices carry no position or timestamp, as 23.10's do not and later
+ * versions' do, so clients must not rely on those. The clients choose no other feature by version.
  */
-export const SERVER_VERSION = '23.10.0';
+export const SERVER_VERSION = '25.1.0';
 
 /** How to start a {@link startTestServer test server}. */
 export interface TestServerOptions extends DatabaseOptions {
@@ -41,6 +43,11 @@ export interface TestServerOptions extends DatabaseOptions {
   port?: number;
   /** Offer BatchAppend, as servers since 21.10 do. With `false` the client appends with the older Append call. Default true. */
   batchAppend?: boolean;
+  /**
+   * Offer KurrentDB's multi-stream append (v2 `AppendSession`) when serving the KurrentDB client's
+   * protocol, as servers since 25.1 do. With `false` the server behaves as an older one. Default true.
+   */
+  multiStreamAppend?: boolean;
   /** Send caught-up notices on subscriptions, as servers since 23.10 do. Default true. */
   caughtUpNotices?: boolean;
   /**
@@ -88,6 +95,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   addServices(server, database, faults, cutter, {
     batchAppend: options.batchAppend ?? true,
     caughtUpNotices: options.caughtUpNotices ?? true,
+    multiStreamAppend: options.multiStreamAppend ?? true,
     serverVersion: SERVER_VERSION,
     stats,
   }, loadProtocol(options.protocol));

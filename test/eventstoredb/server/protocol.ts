@@ -40,6 +40,47 @@ export interface Protocol {
   GoogleEmpty: new () => object;
   /** `google.protobuf.Any`, as the generated code uses it. */
   GoogleAny: new () => AnyMessage;
+  /** The v2 protocol (KurrentDB's multi-stream append), shipped by `@kurrent/kurrentdb-client` only. */
+  v2?: ProtocolV2;
+}
+
+/** The generated v2 streams modules: messages, service definition, error details. */
+export interface ProtocolV2 {
+  // The generated code ships JavaScript with declarations the test server reads through these shapes.
+  streamsPb: V2StreamsPb;
+  streamsGrpc: { StreamsServiceService: unknown };
+  errorsPb: V2ErrorsPb;
+}
+
+interface V2Message {
+  serializeBinary(): Uint8Array;
+}
+
+/** The v2 messages the test server reads and writes. */
+export interface V2StreamsPb {
+  AppendResponse: new () => V2AppendResponse;
+  AppendSessionResponse: new () => V2AppendSessionResponse;
+}
+
+/** A v2 append's answer for one stream. */
+export interface V2AppendResponse extends V2Message {
+  setStream(s: string): V2AppendResponse;
+  setStreamRevision(r: string): V2AppendResponse;
+}
+
+/** A v2 append session's answer. */
+export interface V2AppendSessionResponse extends V2Message {
+  setOutputList(list: V2AppendResponse[]): V2AppendSessionResponse;
+  setPosition(p: string): V2AppendSessionResponse;
+}
+
+/** The v2 error details the test server sends. */
+export interface V2ErrorsPb {
+  StreamRevisionConflictErrorDetails: new () => V2Message & {
+    setStream(s: string): V2Message & { setExpectedRevision(r: string): V2Message & { setActualRevision(r: string): V2Message } };
+  };
+  StreamTombstonedErrorDetails: new () => V2Message & { setStream(s: string): V2Message };
+  AppendTransactionSizeExceededErrorDetails: new () => V2Message & { setSize(n: number): V2Message & { setMaxSize(n: number): V2Message } };
 }
 
 const PACKAGES: Record<ProtocolSource, { name: string; generated: string }> = {
@@ -73,6 +114,13 @@ export function loadProtocol(source: ProtocolSource = 'eventstore'): Protocol {
     gossipGrpc: load('gossip_grpc_pb.js'),
     GoogleEmpty: packageRequire('google-protobuf/google/protobuf/empty_pb.js').Empty,
     GoogleAny: packageRequire('google-protobuf/google/protobuf/any_pb.js').Any,
+    ...(source === 'kurrent' && {
+      v2: {
+        streamsPb: packageRequire('./generated/kurrentdb/protocols/v2/streams/streams_pb.js'),
+        streamsGrpc: packageRequire('./generated/kurrentdb/protocols/v2/streams/streams_grpc_pb.js'),
+        errorsPb: packageRequire('./generated/kurrentdb/protocols/v2/streams/errors_pb.js'),
+      },
+    }),
   };
   return loaded;
 }

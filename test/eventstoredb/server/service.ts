@@ -15,6 +15,7 @@ import {
   type StoredEvent,
 } from './database.js';
 import type { Faults } from './faults.js';
+import { APPEND_SESSION, addAppendSession } from './multi-append.js';
 import { RpcCode, type Protocol } from './protocol.js';
 
 // The generated classes in use; set by `addServices` (one protocol source per process).
@@ -48,6 +49,8 @@ export interface ServiceOptions {
   batchAppend: boolean;
   /** Send a caught-up notice when a subscription turns live (servers since 23.10 do). Default true. */
   caughtUpNotices: boolean;
+  /** Offer the v2 multi-stream append (with the KurrentDB client's protocol only). */
+  multiStreamAppend: boolean;
   /** The version reported by ServerFeatures. */
   serverVersion: string;
   /** Counters the server keeps, for tests that check what a client asked for. */
@@ -118,9 +121,13 @@ export function addServices(
         new featuresPb.SupportedMethod().setServiceName('event_store.client.streams.streams').setMethodName(name),
       );
       methods.push(new featuresPb.SupportedMethod().setServiceName('event_store.client.server_features.serverfeatures').setMethodName('getsupportedmethods'));
+      // KurrentDB 25.1's multi-stream append, offered to the client whose generated code has it.
+      if (protocol.v2 && options.multiStreamAppend) methods.push(new featuresPb.SupportedMethod().setServiceName(APPEND_SESSION.service).setMethodName(APPEND_SESSION.method));
       callback(null, new featuresPb.SupportedMethods().setMethodsList(methods).setEventStoreServerVersion(options.serverVersion));
     },
   });
+
+  if (protocol.v2 && options.multiStreamAppend) addAppendSession(server, db, faults, cutter, { ...protocol, v2: protocol.v2 });
 
   server.addService(gossipGrpc.GossipService as unknown as grpc.ServiceDefinition, {
     read: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {

@@ -109,12 +109,33 @@ export function toRecordedEvent(resolved: ClientResolvedEvent): RecordedEvent | 
     id: e.id,
     type: e.type,
     data: e.isJson ? e.data : decodeJson(e.data),
-    metadata: isObject(e.metadata) ? (e.metadata as RecordedEvent['metadata']) : {},
+    metadata: metadataOf(e.metadata),
     streamName: e.streamId,
     streamVersion: e.revision,
     globalPosition: position,
     recordedAt: e.created,
   };
+}
+
+/**
+ * The property that carries Ordo's metadata, as one JSON string, on events written by a
+ * multi-stream append (which takes string properties only).
+ */
+export const ORDO_METADATA_PROPERTY = 'ordo-metadata';
+
+/** Ordo's metadata of an event: its JSON metadata, or the one property a multi-stream append wrote it in. */
+function metadataOf(metadata: unknown): RecordedEvent['metadata'] {
+  if (!isObject(metadata)) return {};
+  const packed = metadata[ORDO_METADATA_PROPERTY];
+  if (typeof packed === 'string') {
+    try {
+      const unpacked: unknown = JSON.parse(packed);
+      if (isObject(unpacked)) return unpacked as RecordedEvent['metadata'];
+    } catch {
+      // Not Ordo's: keep the metadata as it is.
+    }
+  }
+  return metadata as RecordedEvent['metadata'];
 }
 
 function decodeJson(data: unknown): unknown {

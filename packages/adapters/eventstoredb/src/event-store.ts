@@ -16,11 +16,13 @@ import {
   type AppendResult,
   type EventStore,
   type ExpectedVersion,
+  type MultiStreamAppendResult,
   type NewEvent,
   type ReadAllOptions,
   type ReadStreamOptions,
   type ReadStreamResult,
   type RecordedEvent,
+  type StreamAppendRequest,
   type SubscribeOptions,
   type Subscription,
   sleep,
@@ -39,6 +41,7 @@ import {
   type LooseClient,
 } from './client.js';
 import { EventStoreDBError, EventStoreDBStreamDeletedError, EventStoreDBTimeoutError, EventStoreDBUnavailableError } from './errors.js';
+import { appendToStreamsInKurrent, type MultiAppendHost, type MultiAppendSupport } from './multi-append.js';
 import { DEFAULT_SUBSCRIPTION_SETTINGS, serverFilter, subscribeToAll, type SubscriptionSettings } from './subscription.js';
 
 /** Stream name prefix of the checkpoint streams {@link EventStoreDBCheckpointStore} writes. */
@@ -128,6 +131,8 @@ export class EventStoreDBEventStore implements EventStore {
   private readonly remembered: Map<string, RememberedId>;
   private readonly rememberedLimit: number;
   private readonly subscriptions = new Set<Subscription>();
+  /** Whether the client and server offer the multi-stream append; learnt at its first use. */
+  private readonly multiSupport: MultiAppendSupport = { known: undefined };
   private closed = false;
 
   constructor(
@@ -180,6 +185,37 @@ export class EventStoreDBEventStore implements EventStore {
       if (retried) return { ...retried, duplicate: true };
       throw new WrongExpectedVersionError(stream, expected, tail.version ?? currentOf(error));
     }
+  }
+
+  /**
+   * Appends to several streams atomically, through KurrentDB's multi-stream append: needs a
+   * `KurrentDBClient` (`@kurrent/kurrentdb-client` 1.1 or later) and KurrentDB 25.1 or later (see
+   * `multi-append.ts`). Retries are recognised as {@link appendToStream} recognises them.
+   * @throws UnsupportedOperationError with `@eventstore/db-client` or an older server; nothing is written.
+   */
+  async appendToStreams(requests: readonly StreamAppendRequest[]): Promise<MultiStreamAppendResult> {
+    this.assertOpen();
+    return appendToStreamsInKurrent(this.multiAppendHost(), requests);
+  }
+
+  /** What the multi-stream append borrows of this store. */
+  private multiAppendHost(): MultiAppendHost {
+    return {
+      client: this.client,
+      limits: this.limits,
+      lookback: this.lookback,
+      retries: this.retries,
+      deadline: this.deadline,
+      support: this.multiSupport,
+      checkAppendSize: (batch) => this.checkAppendSize(batch),
+      refuseIdsOfOtherStreams: (stream, batch) => this.refuseIdsOfOtherStreams(stream, batch),
+      seenBefore: (stream, batch) => batch.some((e) => this.remembered.get(e.id)?.stream === stream),
+      remember: (stream, batch, first) => this.remember(stream, batch, first),
+      readTail: (stream, count) => this.readTail(stream, count),
+      retriedAppend: (stream, batch, tail) => this.retriedAppend(stream, batch, tail),
+      positionOf: (stream, revision) => this.positionOf(stream, revision),
+      toError: (error, stream) => this.toError(error, stream),
+    };
   }
 
   /**

@@ -18,11 +18,13 @@ import {
   type ExpectedVersion,
   type LogFilter,
   type LogSource,
+  type MultiStreamAppendResult,
   type NewEvent,
   type ReadAllOptions,
   type ReadStreamOptions,
   type ReadStreamResult,
   type RecordedEvent,
+  type StreamAppendRequest,
   type SubscribeOptions,
   type Subscription,
 } from '@ordo/core';
@@ -36,6 +38,7 @@ import {
   withClient,
   type ConnectionOptions,
 } from './connection.js';
+import { appendToStreamsInPostgres } from './append-multi.js';
 import { DEFAULT_SCHEMA, migrateSchema, schemaNames, validateSchemaName, type SchemaNames } from './schema.js';
 
 /** Options of {@link PostgresEventStore}. Give `pool` or `connectionString`. */
@@ -78,9 +81,10 @@ const INT8_MIN = -9223372036854775808n;
 function clampInt8(value: bigint): bigint {
   return value > INT8_MAX ? INT8_MAX : value < INT8_MIN ? INT8_MIN : value;
 }
-const MAX_APPEND_ATTEMPTS = 20;
+/** Tries of one append before its error reaches the caller. */
+export const MAX_APPEND_ATTEMPTS = 20;
 /** Interleaved attempts after which an append draws its positions with the others kept out. */
-const EXCLUSIVE_AFTER_INTERLEAVED = 2;
+export const EXCLUSIVE_AFTER_INTERLEAVED = 2;
 const NO_LIMIT = null;
 
 interface AppendRow {
@@ -267,6 +271,16 @@ export class PostgresEventStore implements EventStore {
         await sleep(Math.min(deadline - Date.now(), backoffMs(attempt)));
       }
     }
+  }
+
+  /**
+   * Appends to several streams atomically: one call of the `append_multi` SQL function, which
+   * checks every stream as {@link appendToStream} does and writes all or nothing (see `append-multi.ts`).
+   */
+  async appendToStreams(requests: readonly StreamAppendRequest[]): Promise<MultiStreamAppendResult> {
+    this.assertOpen();
+    const { pool, names, limits, retryWindowMs } = this;
+    return appendToStreamsInPostgres({ pool, names, limits, maxBatchBytes: limits.maxBatchBytes, retryWindowMs, appended: () => this.notifyAppended() }, requests);
   }
 
   /** What a caller gets when an append failed in the database and retrying did not help. */
@@ -528,18 +542,19 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
-function isRetryableAppendError(error: unknown): boolean {
+/** Errors after which running an append again sees what the other transaction did. */
+export function isRetryableAppendError(error: unknown): boolean {
   const state = sqlState(error);
   return state === '23505' || state === '40001' || state === '40P01';
 }
 
 /** The next pause of a retry loop: exponential with full jitter, at most a second. */
-function backoffMs(attempt: number): number {
+export function backoffMs(attempt: number): number {
   return Math.random() * Math.min(1000, 25 * 2 ** attempt);
 }
 
 /** The typed error for a connection failure that outlasted the retry window. */
-function outageError(cause: unknown, stream: string | undefined, maybeStored: boolean, windowMs: number): Error {
+export function outageError(cause: unknown, stream: string | undefined, maybeStored: boolean, windowMs: number): Error {
   const reason = cause instanceof Error ? cause.message : String(cause);
   if (maybeStored && stream !== undefined) {
     return new AppendOutcomeUnknownError(

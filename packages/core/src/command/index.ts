@@ -4,3 +4,12 @@ export type { CommandContext } from './context.js';
 export type { CommandResult } from './result.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 export { eventIdFor } from './idempotency.js';
+export {
+  transactStreams,
+  type EventsByRole,
+  type StatesOf,
+  type StreamFold,
+  type StreamFolds,
+  type StreamsCommandResult,
+  type TransactStreamsOptions,
+} from './transact-streams.js';

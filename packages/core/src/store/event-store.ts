@@ -29,7 +29,33 @@ export interface AppendOptions {
   expectedVersion: ExpectedVersion;
 }
 
-/** Options of {@link EventStore.readStream}; checked by `validateReadStream`. */
+/** One stream's part of an {@link EventStore.appendToStreams} call. */
+export interface StreamAppendRequest {
+  stream: string;
+  events: readonly NewEvent[];
+  expectedVersion: ExpectedVersion;
+}
+
+/** Where one stream of an {@link EventStore.appendToStreams} call ended. */
+export interface StreamAppendOutcome {
+  stream: string;
+  /** The version of the stream's last event of this call: the expected version of its next append. */
+  nextExpectedVersion: bigint;
+  /** The global position of the stream's last event of this call. */
+  lastGlobalPosition: bigint;
+}
+
+/** The outcome of a successful {@link EventStore.appendToStreams} call (or of an absorbed retry of one). */
+export interface MultiStreamAppendResult {
+  /** True when the call had been stored before (a retry): nothing was written this time. */
+  duplicate: boolean;
+  /** One outcome per request, in request order. */
+  streams: StreamAppendOutcome[];
+  /** The global position of the call's last event. */
+  lastGlobalPosition: bigint;
+}
+
+/** Which part of one stream {@link EventStore.readStream} returns; by default all of it, forwards. */
 export interface ReadStreamOptions {
   /** First version to read (forwards) or last version to read (backwards): a bigint from 0 to 2^63 − 1. */
   fromVersion?: bigint;
@@ -119,9 +145,21 @@ export interface EventStore {
   appendToStream(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult>;
 
   /**
-   * Reads a stream. A stream that does not exist reads as `{ version: null, events: [] }`.
-   * @throws ValidationError for a bad stream name or options, naming the field.
+   * Appends to several streams in one atomic step: every request is written or none is. Each
+   * stream's expected version is checked as {@link appendToStream} checks it; the events of one
+   * call are contiguous in the global log, in request order, so a subscriber sees all of them or
+   * none. Repeating a stored call (the same ids in the same streams) writes nothing and returns the
+   * original outcome with `duplicate: true`. A store that cannot do this atomically throws
+   * `UnsupportedOperationError` and never emulates it with separate appends.
+   * @throws WrongExpectedVersionError listing, in `streams`, every stream that did not match; nothing is written.
+   * @throws PartialRetryError when some requests' events are stored already and others are not; nothing is written.
+   * @throws ValidationError for bad input (also: a stream named twice, too many streams, too many bytes in all); nothing is written.
+   * @throws DuplicateEventIdError when an id is already stored elsewhere; nothing is written.
+   * @throws UnsupportedOperationError when the store (its server or client version) cannot append atomically to several streams.
    */
+  appendToStreams(requests: readonly StreamAppendRequest[]): Promise<MultiStreamAppendResult>;
+
+  /** Reads a stream. A stream that does not exist reads as `{ version: null, events: [] }`. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<ReadStreamResult>;
 
   /**

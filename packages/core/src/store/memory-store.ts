@@ -1,4 +1,4 @@
-import { DuplicateEventIdError, WrongExpectedVersionError } from '../errors.js';
+import { DuplicateEventIdError, PartialRetryError, WrongExpectedVersionError } from '../errors.js';
 import type { NewEvent, RecordedEvent } from '../events.js';
 import {
   START,
@@ -7,14 +7,17 @@ import {
   type AppendOptions,
   type AppendResult,
   type EventStore,
+  type MultiStreamAppendResult,
   type ReadAllOptions,
   type ReadStreamOptions,
   type ReadStreamResult,
   type SubscribeOptions,
+  type StreamAppendOutcome,
+  type StreamAppendRequest,
   type Subscription,
 } from './event-store.js';
 import { runSubscription } from './subscription-loop.js';
-import { DEFAULT_APPEND_LIMITS, validateAppend, validateReadAll, validateReadStream, type AppendLimits } from './validation.js';
+import { DEFAULT_APPEND_LIMITS, validateAppend, validateAppends, validateReadAll, validateReadStream, type AppendLimits } from './validation.js';
 
 /** Options of {@link MemoryEventStore}: append limits and the clock that stamps `recordedAt`. */
 export interface MemoryEventStoreOptions {
@@ -56,8 +59,56 @@ export class MemoryEventStore implements EventStore {
       throw new WrongExpectedVersionError(stream, options.expectedVersion, actual);
     }
 
+    const last = this.write(stream, valid, this.now());
+    this.wakeSubscribers();
+    return { nextExpectedVersion: last.streamVersion, lastGlobalPosition: last.globalPosition, duplicate: false };
+  }
+
+  /**
+   * Checks every request, then writes them all in one synchronous step: atomic, and contiguous in
+   * the log in request order, without locks. A subscriber is woken only after the last one.
+   */
+  async appendToStreams(requests: readonly StreamAppendRequest[]): Promise<MultiStreamAppendResult> {
+    this.assertOpen();
+    const valid = validateAppends(requests, this.limits);
+    const retried = valid.map((request) => this.findRetriedAppend(request.stream, request.events));
+    if (retried.every((r) => r !== undefined)) {
+      const streams = retried.map((r, i): StreamAppendOutcome => ({
+        stream: valid[i]!.stream,
+        nextExpectedVersion: r!.nextExpectedVersion,
+        lastGlobalPosition: r!.lastGlobalPosition,
+      }));
+      return { duplicate: true, streams, lastGlobalPosition: maxPosition(streams) };
+    }
+    if (retried.some((r) => r !== undefined)) {
+      throw new PartialRetryError(
+        valid.filter((_, i) => retried[i] !== undefined).map((r) => r.stream),
+        valid.filter((_, i) => retried[i] === undefined).map((r) => r.stream),
+      );
+    }
+    const conflicts = valid
+      .map(({ stream, expectedVersion }) => ({ stream, expected: expectedVersion, actual: this.versionOf(stream) }))
+      .filter(({ expected, actual }) => !versionMatches(expected, actual));
+    if (conflicts.length > 0) throw WrongExpectedVersionError.forStreams(conflicts);
+
     const recordedAt = this.now();
-    const recorded = valid.map(
+    const streams = valid.map(({ stream, events }): StreamAppendOutcome => {
+      const last = this.write(stream, events, recordedAt);
+      return { stream, nextExpectedVersion: last.streamVersion, lastGlobalPosition: last.globalPosition };
+    });
+    this.wakeSubscribers();
+    return { duplicate: false, streams, lastGlobalPosition: maxPosition(streams) };
+  }
+
+  private versionOf(stream: string): bigint | null {
+    const length = this.streams.get(stream)?.length ?? 0;
+    return length === 0 ? null : BigInt(length - 1);
+  }
+
+  /** Adds checked events to the stream and the log; returns the last one. */
+  private write(stream: string, events: readonly NewEvent[], recordedAt: Date): RecordedEvent {
+    const existing = this.streams.get(stream) ?? [];
+    const recorded = events.map(
       (event, i): RecordedEvent => ({
         id: event.id,
         type: event.type,
@@ -75,10 +126,11 @@ export class MemoryEventStore implements EventStore {
       this.byId.set(event.id, event);
     }
     this.streams.set(stream, existing);
-    for (const wake of [...this.waiters]) wake();
+    return recorded[recorded.length - 1]!;
+  }
 
-    const last = recorded[recorded.length - 1]!;
-    return { nextExpectedVersion: last.streamVersion, lastGlobalPosition: last.globalPosition, duplicate: false };
+  private wakeSubscribers() {
+    for (const wake of [...this.waiters]) wake();
   }
 
   /**
@@ -177,6 +229,10 @@ export class MemoryEventStore implements EventStore {
   private assertOpen() {
     if (this.closed) throw new Error('MemoryEventStore is closed');
   }
+}
+
+function maxPosition(streams: readonly StreamAppendOutcome[]): bigint {
+  return streams.reduce((max, s) => (s.lastGlobalPosition > max ? s.lastGlobalPosition : max), START);
 }
 
 /** A reader's own copy of a stored event, so that changing what it read cannot change the store. */

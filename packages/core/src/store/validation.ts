@@ -1,22 +1,31 @@
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import type { NewEvent } from '../events.js';
-import type { ExpectedVersion, LogFilter, ReadAllOptions, ReadStreamOptions } from './event-store.js';
+import type { ExpectedVersion, LogFilter, ReadAllOptions, ReadStreamOptions, StreamAppendRequest } from './event-store.js';
 
 /** Limits every store enforces before writing, so bad input fails the same way everywhere. */
 export interface AppendLimits {
   /** Largest JSON size of one event's data plus metadata, in UTF-8 bytes. Default 1 MiB. */
   maxEventBytes: number;
-  /** Most events in one append. Default 10,000. */
+  /** Most events in one append (for an append to several streams: in all). Default 10,000. */
   maxBatchSize: number;
   /** Largest JSON size of one append's events together, in UTF-8 bytes. Default 128 MiB. */
   maxBatchBytes: number;
+  /** Most streams in one append to several streams. Default 100. */
+  maxStreamsPerAppend: number;
+  /** Largest JSON size of all data and metadata of one append to several streams, in UTF-8 bytes. Default 16 MiB. */
+  maxAppendBytes: number;
 }
 
-/** The limits a store applies when it is given none: 1 MiB per event, 10,000 events and 128 MiB per append. */
+/**
+ * The limits a store applies when it is given none: 1 MiB per event, 10,000 events and 128 MiB per
+ * append, and for an append to several streams at most 100 streams and 16 MiB in all.
+ */
 export const DEFAULT_APPEND_LIMITS: AppendLimits = {
   maxEventBytes: 1024 * 1024,
   maxBatchSize: 10_000,
   maxBatchBytes: 128 * 1024 * 1024,
+  maxStreamsPerAppend: 100,
+  maxAppendBytes: 16 * 1024 * 1024,
 };
 
 /**
@@ -204,6 +213,80 @@ export function validateAppend(
   });
   if (issues.length > 0) throw new ValidationError('append', issues);
   return stored;
+}
+
+/** A request of an append to several streams as it will be stored (see {@link validateAppends}). */
+export interface ValidStreamAppend {
+  stream: string;
+  events: NewEvent[];
+  expectedVersion: ExpectedVersion;
+}
+
+/**
+ * {@link validateAppend} for an append to several streams: each request as one append (issues are
+ * named `requests.<i>.…`), and the call as a whole: at least one request, at most
+ * `maxStreamsPerAppend`, no stream twice, no event id twice, at most `maxBatchSize` events and
+ * `maxAppendBytes` bytes of JSON in all.
+ * @throws ValidationError naming every failing field; nothing is written.
+ */
+export function validateAppends(
+  requests: readonly StreamAppendRequest[],
+  limits: AppendLimits = DEFAULT_APPEND_LIMITS,
+): ValidStreamAppend[] {
+  if (!Array.isArray(requests)) {
+    throw new ValidationError('append', [{ path: 'requests', message: `expected an array, got ${typeName(requests)}` }]);
+  }
+  const issues: ValidationIssue[] = [];
+  if (requests.length === 0) issues.push({ path: 'requests', message: 'must contain at least one request' });
+  if (requests.length > limits.maxStreamsPerAppend) {
+    issues.push({ path: 'requests', message: `must name at most ${limits.maxStreamsPerAppend} streams` });
+  }
+  const valid: ValidStreamAppend[] = [];
+  requests.forEach((request, i) => {
+    const at = `requests.${i}`;
+    if (typeof request !== 'object' || request === null) {
+      issues.push({ path: at, message: `expected a request object, got ${typeName(request)}` });
+      return;
+    }
+    try {
+      const events = validateAppend(request.stream, request.events, request.expectedVersion, limits);
+      valid.push({ stream: request.stream, events, expectedVersion: request.expectedVersion });
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      issues.push(...error.issues.map((issue) => ({ ...issue, path: `${at}.${issue.path}` })));
+    }
+  });
+  if (issues.length === 0) issues.push(...wholeCallIssues(valid, limits));
+  if (issues.length > 0) throw new ValidationError('append', issues);
+  return valid;
+}
+
+/** What is wrong with an append to several streams as a whole (its requests each being valid). */
+function wholeCallIssues(valid: readonly ValidStreamAppend[], limits: AppendLimits): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const streams = new Map<string, number>();
+  const ids = new Map<string, number>();
+  let events = 0;
+  let bytes = 0;
+  valid.forEach((request, i) => {
+    const earlier = streams.get(request.stream);
+    if (earlier !== undefined) {
+      issues.push({ path: `requests.${i}.stream`, message: `names "${request.stream}" again (as requests.${earlier} does); one request per stream` });
+    }
+    streams.set(request.stream, i);
+    request.events.forEach((event, j) => {
+      const owner = ids.get(event.id);
+      if (owner !== undefined) issues.push({ path: `requests.${i}.events.${j}.id`, message: `repeats the id ${event.id} of requests.${owner}` });
+      ids.set(event.id, i);
+      bytes += Buffer.byteLength(JSON.stringify(event.data)) + Buffer.byteLength(JSON.stringify(event.metadata ?? {}));
+    });
+    events += request.events.length;
+  });
+  if (events > limits.maxBatchSize) issues.push({ path: 'requests', message: `hold ${events} events; the limit of one append is ${limits.maxBatchSize}` });
+  if (bytes > limits.maxAppendBytes) {
+    issues.push({ path: 'requests', message: `hold ${bytes} bytes of JSON in all; the limit of one append is ${limits.maxAppendBytes}` });
+  }
+  return issues;
 }
 
 /** Issues that keep `value` from being stored as JSON unchanged (only the first few are listed). */

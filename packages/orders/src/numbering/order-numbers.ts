@@ -2,7 +2,9 @@ import { v5 as uuidv5 } from 'uuid';
 import {
   type CheckpointStore,
   createProjectionRunner,
+  eventIdFor,
   isDuplicateEventIdError,
+  isPartialRetryError,
   isWrongExpectedVersionError,
   type EventStore,
   MemoryCheckpointStore,
@@ -11,7 +13,9 @@ import {
   type ProjectionRunner,
   type RecordedEvent,
   sleep,
+  type StreamAppendRequest,
   type Subscription,
+  isUnsupportedOperationError,
   ValidationError,
 } from '@ordo/core';
 import { orderStream } from '../order/order-decider.js';
@@ -114,6 +118,9 @@ export interface OrderNumbers {
 
 const NUMBER_EVENT_NAMESPACE = 'b7e0b8a2-9d4f-4a57-8f3e-2c6d1e5a9b04';
 
+/** Orders numbered by one atomic append at most (with their numbering stream: within the default 100 streams). */
+const ORDERS_PER_APPEND = 64;
+
 interface NumberingSlot {
   version: bigint | null;
   byOrder: Map<string, string>;
@@ -122,8 +129,10 @@ interface NumberingSlot {
 /**
  * The projection alone: hand it to any runner. It numbers a batch of placed orders with one append
  * per numbering stream, and keeps a small cache of the numbering streams it has read, refreshed
- * incrementally, so a batch costs one short read and one append per day and prefix, plus one
- * append per order.
+ * incrementally. Where the store appends to several streams atomically (memory, PostgreSQL,
+ * KurrentDB 25.1+), that append also records each order's number on the order, so a batch costs
+ * one short read and one append per day and prefix; elsewhere the orders get their numbers in a
+ * second step, one append per order.
  */
 export function orderNumbersProjection(options: OrderNumbersOptions): Projection {
   const { store } = options;
@@ -136,6 +145,8 @@ export function orderNumbersProjection(options: OrderNumbersOptions): Projection
   dayFormatter(timeZone); // refuse a bad time zone now, not on the first order
   const orders = options.orders ?? createOrderService({ store });
   const slots = new Map<string, NumberingSlot>();
+  // Until the store says it cannot, claims and the orders' numbers go in one atomic append.
+  let atomic = true;
 
   async function refresh(stream: string): Promise<NumberingSlot> {
     let slot = slots.get(stream);
@@ -158,11 +169,12 @@ export function orderNumbersProjection(options: OrderNumbersOptions): Projection
    * next ones, claimed together by one exact-version append. If another worker moved the stream
    * first, read what it wrote and try again with what is still missing.
    */
-  async function reserve(stream: string, prefix: string, day: string, placed: readonly RecordedEvent[]) {
+  async function reserve(stream: string, prefix: string, day: string, placed: readonly RecordedEvent[], recorded: Set<string>) {
     for (;;) {
       const slot = await refresh(stream);
-      const missing = placed.filter((event) => !slot.byOrder.has((event.data as OrderPlaced).orderId));
-      if (missing.length === 0) return slot.byOrder;
+      const unclaimed = placed.filter((event) => !slot.byOrder.has((event.data as OrderPlaced).orderId));
+      if (unclaimed.length === 0) return slot.byOrder;
+      const missing = unclaimed.slice(0, ORDERS_PER_APPEND);
       const first = slot.version === null ? 1 : Number(slot.version) + 2;
       const claims = missing.map((event, i) => {
         const { orderId } = event.data as OrderPlaced;
@@ -174,17 +186,43 @@ export function orderNumbersProjection(options: OrderNumbersOptions): Projection
         };
       });
       try {
-        const { nextExpectedVersion } = await store.appendToStream(stream, claims, {
-          expectedVersion: slot.version ?? 'no_stream',
-        });
+        slot.version = await claim(stream, slot.version ?? 'no_stream', claims, missing, { prefix, day }, recorded);
         for (const claim of claims) slot.byOrder.set(claim.data.orderId, claim.data.number);
-        slot.version = nextExpectedVersion;
-        return slot.byOrder;
+        if (missing.length === unclaimed.length) return slot.byOrder;
       } catch (error) {
         // Another worker moved the stream first: the next read shows what it wrote.
-        if (!(isWrongExpectedVersionError(error) || isDuplicateEventIdError(error))) throw error;
+        const raced = isWrongExpectedVersionError(error) || isDuplicateEventIdError(error) || isPartialRetryError(error);
+        if (!raced) throw error;
       }
     }
+  }
+
+  /**
+   * Appends the claims, and where the store can, each order's `OrderNumberAssigned` with them in one
+   * atomic append: no crash can leave a number claimed but not on its order (`recorded` gets those
+   * orders). On a store that appends to one stream at a time, the claims alone; the orders get
+   * their numbers next, through the order service. Returns the numbering stream's new version.
+   */
+  async function claim(
+    stream: string,
+    expectedVersion: bigint | 'no_stream',
+    claims: { id: string; type: string; data: { orderId: string; number: string } }[],
+    placed: readonly RecordedEvent[],
+    where: { prefix: string; day: string },
+    recorded: Set<string>,
+  ): Promise<bigint> {
+    if (atomic) {
+      try {
+        const numbering: StreamAppendRequest = { stream, events: claims, expectedVersion };
+        const result = await store.appendToStreams([numbering, ...placed.map((event, i) => numberOnOrder(event, claims[i]!.data.number, where))]);
+        for (const event of placed) recorded.add((event.data as OrderPlaced).orderId);
+        return result.streams[0]!.nextExpectedVersion;
+      } catch (error) {
+        if (!isUnsupportedOperationError(error)) throw error;
+        atomic = false;
+      }
+    }
+    return (await store.appendToStream(stream, claims, { expectedVersion })).nextExpectedVersion;
   }
 
   async function numberBatch(events: readonly RecordedEvent[]) {
@@ -199,9 +237,11 @@ export function orderNumbersProjection(options: OrderNumbersOptions): Projection
       byStream.set(stream, group);
     }
     const assignments: { event: RecordedEvent; number: string; prefix: string; day: string }[] = [];
+    const recorded = new Set<string>();
     for (const [stream, { prefix, day, placed }] of byStream) {
-      const numbers = await reserve(stream, prefix, day, placed);
+      const numbers = await reserve(stream, prefix, day, placed, recorded);
       for (const event of placed) {
+        if (recorded.has((event.data as OrderPlaced).orderId)) continue;
         assignments.push({ event, number: numbers.get((event.data as OrderPlaced).orderId)!, prefix, day });
       }
     }
@@ -227,6 +267,36 @@ export function orderNumbersProjection(options: OrderNumbersOptions): Projection
     // Its effects are appends with derived ids, not writes through a checkpoint transaction: holding
     // one open around them would tie up a pool connection while the appends wait for another.
     transactional: false,
+  };
+}
+
+/**
+ * The order's `OrderNumberAssigned`, as the order service's `assignNumber` command (command id
+ * `order-number:<orderId>`) would write it: the same event id and metadata, so either path
+ * recognises the other's write.
+ */
+function numberOnOrder(placed: RecordedEvent, number: string, { prefix, day }: { prefix: string; day: string }): StreamAppendRequest {
+  const { orderId } = placed.data as OrderPlaced;
+  const stream = orderStream(orderId);
+  const commandId = `order-number:${orderId}`;
+  const correlationId = placed.metadata.correlationId;
+  return {
+    stream,
+    expectedVersion: 'stream_exists',
+    events: [
+      {
+        id: eventIdFor(stream, commandId, 0),
+        type: 'OrderNumberAssigned',
+        data: { orderId, number, prefix, day },
+        metadata: {
+          commandId,
+          actor: 'order-numbers',
+          causationId: placed.id,
+          ...(typeof correlationId === 'string' && { correlationId }),
+          occurredAt: new Date().toISOString(),
+        },
+      },
+    ],
   };
 }
 

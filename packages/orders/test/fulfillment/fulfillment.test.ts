@@ -391,6 +391,7 @@ describe('fulfillment process manager', () => {
         }
         return memory.appendToStream(stream, events, options);
       },
+      appendToStreams: (requests) => memory.appendToStreams(requests),
       readStream: (stream, options) => memory.readStream(stream, options),
       readAll: (options) => memory.readAll(options),
       subscribeToAll: (options) => memory.subscribeToAll(options),

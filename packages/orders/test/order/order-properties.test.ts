@@ -338,6 +338,7 @@ function scheduled(s: fc.Scheduler, store: EventStore): EventStore {
   return {
     appendToStream: (stream, events, options) =>
       gate(`append ${String(options.expectedVersion)}`, () => store.appendToStream(stream, events, options)),
+    appendToStreams: (requests) => gate(`append to ${requests.length} streams`, () => store.appendToStreams(requests)),
     readStream: (stream, options) => gate('read', () => store.readStream(stream, options)),
     readAll: (options) => store.readAll(options),
     subscribeToAll: (options) => store.subscribeToAll(options),

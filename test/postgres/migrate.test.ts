@@ -49,7 +49,7 @@ describe('migrate()', () => {
 
     expect(await store.migrate()).toEqual([2]);
 
-    expect(await store.appendToStream('upgraded', old, { expectedVersion: 'no_stream' })).toEqual(first);
+    expect(await store.appendToStream('upgraded', old, { expectedVersion: 'no_stream' })).toEqual({ ...first, duplicate: true });
     expect((await store.appendToStream('upgraded', [{ id: randomUUID(), type: 'New', data: {} }], { expectedVersion: 0n })).nextExpectedVersion).toBe(1n);
     const multi = await store.appendToStreams([
       { stream: 'upgraded', events: [{ id: randomUUID(), type: 'New', data: {} }], expectedVersion: 1n },

@@ -3,15 +3,17 @@ import { z } from 'zod';
 import {
   type CommandResult,
   createCommandHandler,
+  type Decider,
   type EventStore,
   parseOrThrow,
   type RecordedEvent,
   type RetryPolicy,
   toIssues,
   ValidationError,
+  WrongExpectedVersionError,
 } from '@ordo/core';
 import { defaultLifecycle, type Lifecycle } from './lifecycle.js';
-import { createOrderDecider, OrderNotFoundError, orderStream, type Order } from './order-decider.js';
+import { createOrderDecider, OrderNotFoundError, orderStream, type Order, type OrderState } from './order-decider.js';
 import {
   orderCommandSchema,
   placeOrderInputSchema,
@@ -32,6 +34,12 @@ export interface CommandOptions {
   commandId?: string;
   correlationId?: string;
   causationId?: string;
+  /**
+   * Act only if the order's stream is at this version (an HTTP `If-Match`); otherwise throw
+   * `WrongExpectedVersionError` with the current version as `actual`, at once and without retrying.
+   * Checked on the state the command is decided on, so it holds however writers race.
+   */
+  expectedVersion?: bigint;
 }
 
 /** What a command did to an order. */
@@ -46,6 +54,8 @@ export interface OrderChange {
   events: OrderEvent[];
   /** Global position of the command's last event; pass it to a projection's `waitFor`. */
   position: bigint | null;
+  /** The order stream's version after the command (what an `ETag` carries). */
+  version: bigint | null;
 }
 
 /** One line of an order's audit trail. */
@@ -131,13 +141,14 @@ const optionsSchema = z.object({
   correlationId: z.string().min(1).max(200).optional(),
   causationId: z.string().min(1).max(200).optional(),
   reason: z.string().min(1).max(2000).optional(),
+  expectedVersion: z.bigint().nonnegative().optional(),
 });
 
 /** Creates the order service over any {@link EventStore}. */
 export function createOrderService(options: OrderServiceOptions): OrderService {
   const lifecycle = options.lifecycle ?? defaultLifecycle;
   const clock = options.clock ?? (() => new Date());
-  const decider = createOrderDecider(lifecycle);
+  const decider = withExpectedVersion(createOrderDecider(lifecycle));
   const statusSchema = z.enum(lifecycle.statuses as [string, ...string[]]);
   const handler = createCommandHandler({ store: options.store, decider, ...(options.retry && { retry: options.retry }) });
 
@@ -152,7 +163,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       { ...body, orderId, actor: o.actor ?? 'system', at: now.toISOString(), ...(o.reason !== undefined && { reason: o.reason }) },
       `${body.type} command`,
     );
-    const result = await handler.handle(orderStream(orderId), command, {
+    const expected = o.expectedVersion === undefined ? {} : { expectedVersion: o.expectedVersion };
+    const result = await handler.handle(orderStream(orderId), { ...command, ...expected }, {
       commandId: o.commandId ?? uuidv4(),
       actor: command.actor,
       occurredAt: now,
@@ -162,23 +174,24 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
     return toChange(orderId, result);
   }
 
-  function toChange(orderId: string, result: CommandResult<OrderEvent, Order | null>): OrderChange {
-    if (result.state === null) throw new OrderNotFoundError(orderId);
+  function toChange(orderId: string, result: CommandResult<OrderEvent, VersionedOrder>): OrderChange {
+    if (result.state.order === null) throw new OrderNotFoundError(orderId);
     return {
-      order: result.state,
+      order: result.state.order,
       applied: !result.noop && !result.duplicate,
       noop: result.noop,
       duplicate: result.duplicate,
       events: result.events,
       position: result.position,
+      version: result.version,
     };
   }
 
   async function load(orderId: string) {
     parseField('orderId', orderIdSchema, orderId, 'order id');
     const loaded = await handler.load(orderStream(orderId));
-    if (loaded.state === null) throw new OrderNotFoundError(orderId);
-    return { order: loaded.state, events: loaded.events };
+    if (loaded.state.order === null) throw new OrderNotFoundError(orderId);
+    return { order: loaded.state.order, events: loaded.events };
   }
 
   return {
@@ -216,6 +229,28 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
     async history(orderId) {
       const { events } = await load(orderId);
       return events.map((event) => toHistoryEntry(event as RecordedEvent<OrderEvent['type'], OrderEvent['data']>));
+    },
+  };
+}
+
+/** The order state with its stream version, so that a command can name the version it expects. */
+interface VersionedOrder {
+  order: OrderState;
+  version: bigint | null;
+}
+
+/** Wraps the order decider to refuse a command whose `expectedVersion` is not the stream's version. */
+function withExpectedVersion(
+  decider: Decider<OrderCommand, OrderEvent, OrderState>,
+): Decider<OrderCommand & { expectedVersion?: bigint }, OrderEvent, VersionedOrder> {
+  return {
+    initialState: { order: decider.initialState, version: null },
+    evolve: (state, event) => ({ order: decider.evolve(state.order, event), version: state.version === null ? 0n : state.version + 1n }),
+    decide({ expectedVersion, ...command }, state) {
+      if (expectedVersion !== undefined && expectedVersion !== state.version) {
+        throw new WrongExpectedVersionError(orderStream(command.orderId), expectedVersion, state.version);
+      }
+      return decider.decide(command as OrderCommand, state.order);
     },
   };
 }

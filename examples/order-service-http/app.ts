@@ -40,6 +40,8 @@ export function buildApp(options: AppOptions): OrderApp {
     onConstructorPoisoning: 'error',
     // Longer path parameters are refused (404) before any handler runs.
     routerOptions: { maxParamLength: 200 },
+    // Bad URLs and over-long parameters, refused by the router itself: problems too.
+    frameworkErrors: (error, request, reply) => void sendProblem(request, reply, error),
   });
   app.setErrorHandler((error, request, reply) => sendProblem(request, reply, error));
   app.setNotFoundHandler((request, reply) =>

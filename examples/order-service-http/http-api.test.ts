@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryEventStore, type NewEvent, type AppendOptions } from '@ordo/core';
 import { Client, eventually, orderBody, startTestServer } from './test-support.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
@@ -280,5 +281,36 @@ describe('graceful shutdown', () => {
     expect(closed).toBe(true);
     expect(own.runtime.board.runner.status).toBe('stopped');
     await expect(fetch(`${own.url}/session`)).rejects.toThrow();
+  });
+});
+
+describe('a store outage', () => {
+  /** A memory store whose appends fail as a store that lost its connection would fail them. */
+  class FlakyStore extends MemoryEventStore {
+    down = false;
+    override async appendToStream(stream: string, events: readonly NewEvent[], options: AppendOptions) {
+      if (this.down) throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:5432'), { name: 'StoreUnavailableError', code: 'store_unavailable' });
+      return super.appendToStream(stream, events, options);
+    }
+  }
+
+  it('answers 503 with Retry-After and no detail of the store; the same request succeeds once it is back', async () => {
+    const store = new FlakyStore();
+    const own = await startTestServer({ store });
+    try {
+      const client = await new Client(own.url).login('alice');
+      const id = (await client.placeOrder('outage')).body.order.id as string;
+      store.down = true;
+      const res = await client.send('POST', `/orders/${id}/status`, { body: { to: 'confirmed' }, headers: { 'idempotency-key': 'retry-me' } });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(JSON.stringify(res.body)).not.toContain('10.0.0.5');
+      store.down = false;
+      const retried = await client.send('POST', `/orders/${id}/status`, { body: { to: 'confirmed' }, headers: { 'idempotency-key': 'retry-me' } });
+      expect(retried.body).toMatchObject({ applied: true, order: { status: 'confirmed' } });
+    } finally {
+      store.down = false;
+      await own.stop();
+    }
   });
 });

@@ -94,15 +94,27 @@ describe.skipIf(!chromium)('the admin page in Chromium, on PostgreSQL', () => {
     let statusRequests = 0;
     page.on('request', (request) => void (request.url().endsWith(`/orders/${orderId}/status`) && request.method() === 'POST' && statusRequests++));
     await open(page, orderId);
+
+    // A real double click: the page acts on the first click only.
     await page.click('#actions button[data-to="confirmed"]', { count: 2 });
     await waitForStatus(page, 'confirmed');
+    // Two clicks that both reach the server (a retry, a double tap): the same intent, one command.
+    await page.$eval('#actions button[data-to="preparing"]', (button) => {
+      (button as HTMLButtonElement).click();
+      (button as HTMLButtonElement).click();
+    });
+    await waitForStatus(page, 'preparing');
     await settled();
-    await page.waitForFunction(() => !!document.querySelector('#notifications li[data-status="sent"]:last-child'));
+    await page.waitForFunction(() => document.querySelector('#notifications li:last-child')?.getAttribute('data-status') === 'sent');
 
-    expect(statusRequests).toBe(2); // the browser really sent both clicks
-    expect((await statusChanges(orderId)).map((c) => c.data.to)).toEqual(['confirmed']);
+    expect(statusRequests).toBe(3);
+    expect((await statusChanges(orderId)).map((c) => c.data.to)).toEqual(['confirmed', 'preparing']);
     const confirmedSends = server.sender.delivered.filter((n) => n.orderId === orderId && n.status === 'confirmed');
     expect(confirmedSends.map((n) => n.channel)).toEqual(['email']);
+    expect(await page.$$eval('#notifications li', (lis) => lis.map((li) => li.textContent))).toEqual([
+      'email · order-received · sent',
+      'email · order-confirmed · sent',
+    ]);
     expect(await page.$eval('#error', (el) => el.textContent)).toBe('');
     expect(await page.$eval('#conflict', (el) => (el as HTMLElement).hidden)).toBe(true);
     expect(page.errors).toEqual([]);

@@ -148,7 +148,9 @@ function render(order) {
   $('actions').replaceChildren(
     ...allowed.map((to) => {
       const button = el('button', { type: 'button', 'data-to': to }, to === 'cancelled' ? 'Cancel' : to[0].toUpperCase() + to.slice(1).replaceAll('_', ' '));
-      button.addEventListener('click', () => changeStatus(to));
+      // The second click of a double click (detail 2) would land on whatever button the first
+      // click's answer put here: ignore it. Repeats that do reach the server are one command anyway.
+      button.addEventListener('click', (event) => event.detail <= 1 && changeStatus(to));
       return button;
     }),
   );

@@ -46,70 +46,15 @@ export interface OrderBoard {
 const ORDER_EVENTS = ['OrderPlaced', 'OrderStatusChanged', 'OrderNumberAssigned'];
 const NOTIFICATION_EVENTS = Object.values(NotificationEvents) as string[];
 
+/** What the board holds: orders by id, and each notification stream's order and summary. */
+interface BoardState {
+  orders: Map<string, OrderSummary>;
+  notifications: Map<string, { order: OrderSummary; summary: NotificationSummary }>;
+}
+
 /** Creates the board over `store`; start its runner to fill it. */
 export function createOrderBoard(store: EventStore): OrderBoard {
-  const orders = new Map<string, OrderSummary>();
-  /** Notification stream → its order and summary. */
-  const notifications = new Map<string, { order: OrderSummary; summary: NotificationSummary }>();
-
-  function onOrderEvent(event: RecordedEvent) {
-    if (event.type === 'OrderPlaced') {
-      const data = event.data as OrderPlaced;
-      const customer = data.customer.name ?? data.customer.email ?? data.customer.phone ?? '';
-      orders.set(data.orderId, {
-        id: data.orderId,
-        status: 'pending',
-        version: event.streamVersion,
-        position: event.globalPosition,
-        customer,
-        total: data.total,
-        placedAt: data.placedAt,
-        updatedAt: data.placedAt,
-        notifications: [],
-      });
-      return;
-    }
-    const data = event.data as OrderStatusChanged | OrderNumberAssigned;
-    const order = orders.get(data.orderId);
-    if (!order) return;
-    order.version = event.streamVersion;
-    order.position = event.globalPosition;
-    if (event.type === 'OrderNumberAssigned') order.number = (data as OrderNumberAssigned).number;
-    if (event.type === 'OrderStatusChanged') {
-      order.status = (data as OrderStatusChanged).to;
-      order.updatedAt = (data as OrderStatusChanged).at;
-    }
-  }
-
-  function onNotificationEvent(event: RecordedEvent) {
-    if (event.type === NotificationEvents.Requested) {
-      const request = event.data as NotificationRequest;
-      const order = orders.get(request.orderId);
-      if (!order) return;
-      const summary: NotificationSummary = { dedupeKey: request.dedupeKey, channel: request.channel, template: request.template, status: 'requested', attempts: 0 };
-      order.notifications.push(summary);
-      notifications.set(event.streamName, { order, summary });
-      order.position = event.globalPosition;
-      return;
-    }
-    const known = notifications.get(event.streamName);
-    if (!known) return;
-    const data = event.data as { attempt?: number; error?: string };
-    const { summary, order } = known;
-    order.position = event.globalPosition;
-    if (event.type === NotificationEvents.Attempted) {
-      summary.status = 'sending';
-      summary.attempts = data.attempt ?? summary.attempts + 1;
-    } else if (event.type === NotificationEvents.Failed) {
-      summary.status = 'retrying';
-      if (data.error !== undefined) summary.lastError = data.error;
-    } else if (event.type === NotificationEvents.Sent) {
-      summary.status = 'sent';
-    } else if (event.type === NotificationEvents.DeadLettered) {
-      summary.status = 'dead-lettered';
-    }
-  }
-
+  const board: BoardState = { orders: new Map(), notifications: new Map() };
   const runner = createProjectionRunner({
     store,
     checkpoints: new MemoryCheckpointStore(),
@@ -117,15 +62,71 @@ export function createOrderBoard(store: EventStore): OrderBoard {
       name: 'admin-order-board',
       eventTypes: [...ORDER_EVENTS, ...NOTIFICATION_EVENTS],
       handle(event) {
-        if (ORDER_EVENTS.includes(event.type)) onOrderEvent(event);
-        else onNotificationEvent(event);
+        if (ORDER_EVENTS.includes(event.type)) applyOrderEvent(board, event);
+        else applyNotificationEvent(board, event);
       },
     },
   });
-
   return {
     runner,
-    list: () => [...orders.values()].sort((a, b) => (a.placedAt < b.placedAt ? 1 : a.placedAt > b.placedAt ? -1 : 0)),
-    get: (orderId) => orders.get(orderId),
+    list: () => [...board.orders.values()].sort((a, b) => (a.placedAt < b.placedAt ? 1 : a.placedAt > b.placedAt ? -1 : 0)),
+    get: (orderId) => board.orders.get(orderId),
   };
+}
+
+function applyOrderEvent({ orders }: BoardState, event: RecordedEvent): void {
+  if (event.type === 'OrderPlaced') {
+    const data = event.data as OrderPlaced;
+    orders.set(data.orderId, {
+      id: data.orderId,
+      status: 'pending',
+      version: event.streamVersion,
+      position: event.globalPosition,
+      customer: data.customer.name ?? data.customer.email ?? data.customer.phone ?? '',
+      total: data.total,
+      placedAt: data.placedAt,
+      updatedAt: data.placedAt,
+      notifications: [],
+    });
+    return;
+  }
+  const data = event.data as OrderStatusChanged | OrderNumberAssigned;
+  const order = orders.get(data.orderId);
+  if (!order) return;
+  order.version = event.streamVersion;
+  order.position = event.globalPosition;
+  if (event.type === 'OrderNumberAssigned') order.number = (data as OrderNumberAssigned).number;
+  if (event.type === 'OrderStatusChanged') {
+    order.status = (data as OrderStatusChanged).to;
+    order.updatedAt = (data as OrderStatusChanged).at;
+  }
+}
+
+function applyNotificationEvent({ orders, notifications }: BoardState, event: RecordedEvent): void {
+  if (event.type === NotificationEvents.Requested) {
+    const request = event.data as NotificationRequest;
+    const order = orders.get(request.orderId);
+    if (!order) return;
+    const summary: NotificationSummary = { dedupeKey: request.dedupeKey, channel: request.channel, template: request.template, status: 'requested', attempts: 0 };
+    order.notifications.push(summary);
+    notifications.set(event.streamName, { order, summary });
+    order.position = event.globalPosition;
+    return;
+  }
+  const known = notifications.get(event.streamName);
+  if (!known) return;
+  const data = event.data as { attempt?: number; error?: string };
+  const { summary, order } = known;
+  order.position = event.globalPosition;
+  if (event.type === NotificationEvents.Attempted) {
+    summary.status = 'sending';
+    summary.attempts = data.attempt ?? summary.attempts + 1;
+  } else if (event.type === NotificationEvents.Failed) {
+    summary.status = 'retrying';
+    if (data.error !== undefined) summary.lastError = data.error;
+  } else if (event.type === NotificationEvents.Sent) {
+    summary.status = 'sent';
+  } else if (event.type === NotificationEvents.DeadLettered) {
+    summary.status = 'dead-lettered';
+  }
 }

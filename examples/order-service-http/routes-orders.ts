@@ -4,7 +4,7 @@
  * a status change takes it back as `If-Match`.
  */
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createOrderDecider, type Order, type OrderEvent } from '@ordo/orders';
 import { sendJson } from './app.js';
 import { actorOf, type Sessions } from './auth.js';
@@ -20,7 +20,7 @@ export const CHECKOUT_ACTOR = 'checkout:http';
 /** Registers the order routes. */
 export function registerOrderRoutes(app: FastifyInstance, runtime: OrderRuntime, sessions: Sessions): void {
   const { orders, lifecycle } = runtime;
-  const view = (order: Order) => ({ ...order, allowed: lifecycle.allowed(order.status) });
+  const view = (order: Order) => orderView(runtime, order);
 
   app.post('/orders', async (request, reply) => {
     const key = idempotencyKeyOf(request.headers['idempotency-key'], { required: true })!;
@@ -65,35 +65,46 @@ export function registerOrderRoutes(app: FastifyInstance, runtime: OrderRuntime,
       sendJson(reply, 200, { history: await orders.history(request.params.id) }),
     );
 
-    admin.post<{ Params: { id: string } }>('/orders/:id/status', async (request, reply) => {
-      const actor = actorOf(sessionOf(request));
-      const expectedVersion = expectedVersionOf(request.headers['if-match']);
-      const key = idempotencyKeyOf(request.headers['idempotency-key'], { required: false });
-      const body = parseBody(changeStatusBody, request.body, 'status change');
-      const change = await orders.changeStatus(request.params.id, body.to, {
-        actor,
-        correlationId: request.id,
-        ...(body.reason !== undefined && { reason: body.reason }),
-        ...(expectedVersion !== undefined && { expectedVersion }),
-        // One click's retries (and a double click, which sends one key) are one command.
-        ...(key !== undefined && { commandId: `status:${createHash('sha256').update(`${actor}\n${key}`).digest('hex')}` }),
-      });
-      if (change.version !== null) reply.header('etag', etagOf(change.version));
-      const message = change.noop
-        ? `The order is already ${change.order.status}; nothing changed.`
-        : change.duplicate
-          ? 'This request was already applied.'
-          : `The order is now ${change.order.status}.`;
-      return sendJson(reply, 200, {
-        order: view(change.order),
-        version: change.version,
-        applied: change.applied,
-        noop: change.noop,
-        duplicate: change.duplicate,
-        message,
-      });
-    });
+    admin.post<{ Params: { id: string } }>('/orders/:id/status', (request, reply) => changeStatus(runtime, request, reply));
   });
+}
+
+/**
+ * `POST /orders/:id/status`: the session's admin is the actor; `If-Match` is the expected version;
+ * `Idempotency-Key` (per admin) is the command id, so one click's repeats are one command.
+ */
+async function changeStatus(runtime: OrderRuntime, request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) {
+  const actor = actorOf(sessionOf(request));
+  const expectedVersion = expectedVersionOf(request.headers['if-match']);
+  const key = idempotencyKeyOf(request.headers['idempotency-key'], { required: false });
+  const body = parseBody(changeStatusBody, request.body, 'status change');
+  const change = await runtime.orders.changeStatus(request.params.id, body.to, {
+    actor,
+    correlationId: request.id,
+    ...(body.reason !== undefined && { reason: body.reason }),
+    ...(expectedVersion !== undefined && { expectedVersion }),
+    // One click's retries (and a double click, which sends one key) are one command.
+    ...(key !== undefined && { commandId: `status:${createHash('sha256').update(`${actor}\n${key}`).digest('hex')}` }),
+  });
+  if (change.version !== null) reply.header('etag', etagOf(change.version));
+  const message = change.noop
+    ? `The order is already ${change.order.status}; nothing changed.`
+    : change.duplicate
+      ? 'This request was already applied.'
+      : `The order is now ${change.order.status}.`;
+  return sendJson(reply, 200, {
+    order: orderView(runtime, change.order),
+    version: change.version,
+    applied: change.applied,
+    noop: change.noop,
+    duplicate: change.duplicate,
+    message,
+  });
+}
+
+/** An order as the API shows it: with the statuses it may move to next. */
+function orderView(runtime: OrderRuntime, order: Order) {
+  return { ...order, allowed: runtime.lifecycle.allowed(order.status) };
 }
 
 /** An order and its version from one read of its stream. */

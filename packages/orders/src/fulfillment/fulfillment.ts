@@ -187,7 +187,7 @@ function flowSteps({ orders, facts, submitting, calls, clock, policy }: FlowDeps
   async function flowState(orderId: string): Promise<FlowState> {
     const order = await orders.getOrder(orderId);
     const pending = submitting.get(orderId);
-    const since = pending?.attempt === order.submissionAttempts ? pending.since : order.updatedAt;
+    const since = pending !== undefined && pending.attempt === order.submissionAttempts ? pending.since : order.updatedAt;
     const { state } = await facts.load(fulfillmentStream(orderId));
     return { status: order.status, attempt: order.submissionAttempts, since, facts: state, callInProgress: calls.inProgress(orderId, order.submissionAttempts) };
   }

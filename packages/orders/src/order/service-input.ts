@@ -10,7 +10,13 @@ import { assignOrderNumberSchema, recordPaymentSchema } from './commands.js';
 
 const text = z.string().min(1).max(200);
 /** Who asks and how a retry is recognised: the command's context, not its fields. */
-const contextShape = { actor: text.optional(), commandId: text.optional(), correlationId: text.optional(), causationId: text.optional() };
+const contextShape = {
+  actor: text.optional(),
+  commandId: text.optional(),
+  correlationId: text.optional(),
+  causationId: text.optional(),
+  expectedVersion: z.bigint().nonnegative().optional(),
+};
 /** A command field passed through options; the command's schema checks it. */
 const field = z.unknown().optional();
 
@@ -34,8 +40,8 @@ export const orderIdSchema = z.uuid('must be an order id (UUID)');
 
 /** Parsed options: the context, and the fields they add to the command (only those given). */
 export function parseOptions(kind: OptionsKind, options: unknown) {
-  const { actor, commandId, correlationId, causationId, ...fields } = parseOrThrow(optionSchemas[kind], options ?? {}, 'command options');
-  return { context: { actor, commandId, correlationId, causationId }, fields: fields as Record<string, unknown> };
+  const { actor, commandId, correlationId, causationId, expectedVersion, ...fields } = parseOrThrow(optionSchemas[kind], options ?? {}, 'command options');
+  return { context: { actor, commandId, correlationId, causationId, expectedVersion }, fields: fields as Record<string, unknown> };
 }
 
 /** Parses one argument, naming it in the issues (`orderId`, `to`) as a command's field would be. */

@@ -10,9 +10,10 @@ import {
 } from '@ordo/core';
 import { orderCommandSchema, placeOrderInputSchema, type OrderCommand, type PlaceOrderInput } from './commands.js';
 import { createOrderDecider } from './decide.js';
+import { withExpectedVersion, type VersionedOrder } from './expected-version.js';
+import type { Order } from './fold.js';
 import { OrderNotFoundError } from './errors.js';
 import type { OrderEvent } from './events.js';
-import type { Order } from './fold.js';
 import { toHistoryEntry, type HistoryEntry } from './history.js';
 import { defaultLifecycle, type Lifecycle } from './lifecycle.js';
 import { numberInputSchema, orderIdSchema, parseField, parseOptions, paymentInputSchema, type OptionsKind } from './service-input.js';
@@ -30,6 +31,12 @@ export interface CommandOptions {
   commandId?: string;
   correlationId?: string;
   causationId?: string;
+  /**
+   * Act only if the order's stream is at this version (an HTTP `If-Match`); otherwise throw
+   * `WrongExpectedVersionError` with the current version as `actual`, at once and without retrying.
+   * Checked on the state the command is decided on, so it holds however writers race.
+   */
+  expectedVersion?: bigint;
 }
 
 /** What a command did to an order. */
@@ -44,6 +51,8 @@ export interface OrderChange {
   events: OrderEvent[];
   /** Global position of the command's last event; pass it to a projection's `waitFor`. */
   position: bigint | null;
+  /** The order stream's version after the command (what an `ETag` carries). */
+  version: bigint | null;
 }
 
 /** What the order service runs on. */
@@ -115,7 +124,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
   const lifecycle = options.lifecycle ?? defaultLifecycle;
   const clock = options.clock ?? (() => new Date());
   const statusSchema = z.enum(lifecycle.statuses as [string, ...string[]]);
-  const handler = createCommandHandler({ store: options.store, decider: createOrderDecider(lifecycle), ...(options.retry && { retry: options.retry }) });
+  const decider = withExpectedVersion(createOrderDecider(lifecycle));
+  const handler = createCommandHandler({ store: options.store, decider, ...(options.retry && { retry: options.retry }) });
 
   async function run(orderId: string, body: Body, kind: OptionsKind, opts: unknown): Promise<OrderChange> {
     parseField('orderId', orderIdSchema, orderId, 'order id');
@@ -123,7 +133,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
     const now = clock();
     const actor = context.actor ?? 'system';
     const command = parseOrThrow(orderCommandSchema, { ...body, ...fields, orderId, actor, at: now.toISOString() }, `${body.type} command`);
-    const result = await handler.handle(orderStream(orderId), command, {
+    const expected = context.expectedVersion === undefined ? {} : { expectedVersion: context.expectedVersion };
+    const result = await handler.handle(orderStream(orderId), { ...command, ...expected }, {
       commandId: context.commandId ?? uuidv4(),
       actor,
       occurredAt: now,
@@ -136,8 +147,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
   async function load(orderId: string) {
     parseField('orderId', orderIdSchema, orderId, 'order id');
     const loaded = await handler.load(orderStream(orderId));
-    if (loaded.state === null) throw new OrderNotFoundError(orderId);
-    return { order: loaded.state, events: loaded.events };
+    if (loaded.state.order === null) throw new OrderNotFoundError(orderId);
+    return { order: loaded.state.order, events: loaded.events };
   }
 
   return {
@@ -173,14 +184,15 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
   };
 }
 
-function toChange(orderId: string, result: CommandResult<OrderEvent, Order | null>): OrderChange {
-  if (result.state === null) throw new OrderNotFoundError(orderId);
+function toChange(orderId: string, result: CommandResult<OrderEvent, VersionedOrder>): OrderChange {
+  if (result.state.order === null) throw new OrderNotFoundError(orderId);
   return {
-    order: result.state,
+    order: result.state.order,
     applied: !result.noop && !result.duplicate,
     noop: result.noop,
     duplicate: result.duplicate,
     events: result.events,
     position: result.position,
+    version: result.version,
   };
 }

@@ -17,3 +17,4 @@ export { runSubscription, sleep, type LogSource } from './store/subscription-loo
 export * from './projections/index.js';
 export { decorateStore } from './store/decorate.js';
 export * from './schemas/index.js';
+export * from './telemetry/index.js';

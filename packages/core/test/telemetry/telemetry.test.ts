@@ -64,7 +64,14 @@ function spanTree(spans: readonly ReadableSpan[]): string {
   const walk = (key: string, depth: number) => {
     for (const span of (byParent.get(key) ?? []).sort((a, b) => (a.startTime[0] - b.startTime[0]) || (a.startTime[1] - b.startTime[1]))) {
       const links = span.links.map((l) => `→ ${names.get(l.context.spanId) ?? '?'}`).join(', ');
-      lines.push(`${'  '.repeat(depth)}${span.name}${links ? `  (links ${links})` : ''}`);
+      const a = span.attributes;
+      const notes = [
+        a['ordo.outcome'] !== undefined && `ordo.outcome=${a['ordo.outcome']}`,
+        a['ordo.command.attempts'] !== undefined && `attempts=${a['ordo.command.attempts']} conflicts=${a['ordo.command.conflicts']}`,
+        span.status.code === 2 && `status=ERROR (${span.status.message})`,
+      ].filter(Boolean).join(' ');
+      const line = `${'  '.repeat(depth)}${span.name}${links ? `  (links ${links})` : ''}`;
+      lines.push(notes ? `${line.padEnd(36)} ${notes}` : line);
       walk(span.spanContext().spanId, depth + 1);
     }
   };

@@ -16,3 +16,6 @@ export * from './store/memory-store.js';
 export * from './store/validation.js';
 export { runSubscription, sleep, type LogSource } from './store/subscription-loop.js';
 export * from './projections/index.js';
+export { decorateStore } from './store/decorate.js';
+export * from './schemas/index.js';
+export * from './telemetry/index.js';

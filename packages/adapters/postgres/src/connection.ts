@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { Logger } from '@ordo/core';
 
 /** How a store reaches PostgreSQL: the service's own pool, or a connection string. */
 export interface ConnectionOptions {
@@ -12,6 +13,11 @@ export interface ConnectionOptions {
   connectionString?: string;
   /** Settings for the pool the store makes from `connectionString` (e.g. `max`, `ssl`). */
   poolConfig?: Omit<pg.PoolConfig, 'connectionString'>;
+  /**
+   * Where the store reports what it survives on its own, such as an idle pooled connection that
+   * died (at warn). Default: silent. A pino logger fits as is.
+   */
+  logger?: Logger;
 }
 
 /** A pool and whether the store must end it. */
@@ -26,8 +32,8 @@ export function connect(options: ConnectionOptions): Connection {
     const pool = new pg.Pool({ ...options.poolConfig, connectionString: options.connectionString });
     // An idle connection that dies (a server restart, a terminated backend) is dropped by the pool
     // and replaced on the next check-out. The pool reports it as an 'error' event, which would
-    // crash the process if nobody listened.
-    pool.on('error', () => undefined);
+    // crash the process if nobody listened; it is logged, not swallowed.
+    pool.on('error', (error) => options.logger?.warn({ err: error }, 'idle PostgreSQL connection lost; the pool replaces it'));
     return { pool, owned: true };
   }
   throw new TypeError('Give either `pool` (a pg.Pool) or `connectionString`');

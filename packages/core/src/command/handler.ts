@@ -6,6 +6,8 @@ import type { PendingCommand } from './decide-batch.js';
 import type { CommandResult } from './result.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { createStreamQueue } from './stream-queue.js';
+import { commandTracer } from '../telemetry/command-telemetry.js';
+import type { TelemetryOptions } from '../telemetry/otel.js';
 import { catchUp, emptyView, transactBatch, type StreamView } from './transact.js';
 
 /** Commands taken from one stream's queue per read-decide-append round. */
@@ -18,6 +20,8 @@ export interface CommandHandlerOptions<Command, Event extends EventOf, State> {
   retry?: Partial<RetryPolicy>;
   /** Source of randomness for backoff jitter (tests make it deterministic). */
   random?: () => number;
+  /** Spans, metrics and debug logs for each command (see "Traces and metrics" in the README). Default: none. */
+  telemetry?: TelemetryOptions;
 }
 
 /** Runs commands against streams: read → fold → decide → append with the version read. */
@@ -42,6 +46,7 @@ export function createCommandHandler<Command, Event extends EventOf, State>(
 ): CommandHandler<Command, Event, State> {
   const { store, decider } = options;
   const deps = { store, decider, retry: { ...DEFAULT_RETRY, ...options.retry }, random: options.random ?? Math.random };
+  const trace = options.telemetry ? commandTracer(options.telemetry) : undefined;
   type Pending = PendingCommand<Command, CommandResult<Event, State>>;
   const queue = createStreamQueue<Pending, StreamView<Event, State>>({
     batchSize: BATCH_SIZE,
@@ -62,14 +67,19 @@ export function createCommandHandler<Command, Event extends EventOf, State>(
     },
 
     handle(stream, command, context) {
-      try {
-        const metadata = metadataFor(context);
-        return new Promise((resolve, reject) =>
-          queue.enqueue(stream, { command, commandId: context.commandId, metadata, resolve, reject }),
-        );
-      } catch (error) {
-        return Promise.reject(error);
-      }
+      if (trace) return trace(stream, command, context, (traced) => enqueue(stream, command, traced));
+      return enqueue(stream, command, context);
     },
   };
+
+  function enqueue(stream: string, command: Command, context: CommandContext): Promise<CommandResult<Event, State>> {
+    try {
+      const metadata = metadataFor(context);
+      return new Promise((resolve, reject) =>
+        queue.enqueue(stream, { command, commandId: context.commandId, metadata, resolve, reject }),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
 }

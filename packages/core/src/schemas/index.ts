@@ -1,0 +1,2 @@
+export * from './event-schemas.js';
+export * from './with-event-schemas.js';

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { OrdoError, type ValidationIssue } from '../errors.js';
+import { isOrdoError, OrdoError, type ValidationIssue } from '../errors.js';
 import type { EventMetadata } from '../events.js';
 import { toIssues } from '../validation.js';
 
@@ -38,9 +38,8 @@ export const SCHEMA_VERSION_KEY = 'schemaVersion';
  * than this code knows, or the upcast data fails the schema. Names the stream, version and fields.
  */
 export class EventSchemaError extends OrdoError {
+  static override readonly code = 'event_schema';
   override name = 'EventSchemaError';
-  /** Stable code for `isOrdoError`-style checks. */
-  readonly code = 'event_schema';
   constructor(
     readonly stream: string,
     /** The event's place in its stream, when it was read from one. */
@@ -132,4 +131,9 @@ export function prepareForWrite(
     data = step(data, event);
   }
   return data;
+}
+
+/** Whether `error` is an {@link EventSchemaError}, from any copy of the package. */
+export function isEventSchemaError(error: unknown): error is EventSchemaError {
+  return isOrdoError(error, EventSchemaError.code);
 }

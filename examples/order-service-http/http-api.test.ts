@@ -279,7 +279,7 @@ describe('graceful shutdown', () => {
     for (let r = await reading.read(); !r.done; r = await reading.read());
     expect(own.streams.open).toBe(0);
     expect(closed).toBe(true);
-    expect(own.runtime.board.runner.status).toBe('stopped');
+    expect(own.runtime.board.runner.status().state).toBe('stopped');
     await expect(fetch(`${own.url}/session`)).rejects.toThrow();
   });
 });

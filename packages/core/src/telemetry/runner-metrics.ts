@@ -9,17 +9,8 @@ export const RUNNER_METRICS = {
   state: 'ordo.projection.state',
 } as const;
 
-/** What a runner's `status()` may report (any of these fields is read when present). */
-interface StatusLike {
-  state?: string;
-  status?: string;
-  lag?: { events?: bigint | number; seconds?: number } | bigint | number;
-  lagEvents?: bigint | number;
-  lagSeconds?: number;
-}
-
-/** A runner as the gauges read it: with a `status()` function when the runner has one, else `status` and `lag()`. */
-export type ObservableRunner = Pick<ProjectionRunner, 'name' | 'lag'> & { status: unknown };
+/** A runner as the gauges read it: its name, `status()` and `lag()`. */
+export type ObservableRunner = Pick<ProjectionRunner, 'name' | 'lag' | 'status'>;
 
 /** One runner's reading. */
 interface Reading {
@@ -30,9 +21,9 @@ interface Reading {
 
 /**
  * Observable gauges for projection runners, read at each metric collection: lag in events and in
- * seconds, and the state (a gauge of 1 with the state as an attribute). A runner with a `status()`
- * function is read through it; one without is read through its `status` property and `lag()`
- * (positions, which are events where positions are dense), and reports no lag in seconds.
+ * seconds, and the state (a gauge of 1 with the state as an attribute), from each runner's
+ * `status()`. A runner that has not run yet has seen no head: its lag in events is asked of the
+ * store through `lag()` (positions, which are events where positions are dense), with no lag in seconds.
  * @returns `stop()`, which removes the callback.
  */
 export async function observeProjectionRunners(runners: readonly ObservableRunner[], options: TelemetryOptions = {}): Promise<{ stop(): void }> {
@@ -58,11 +49,9 @@ export async function observeProjectionRunners(runners: readonly ObservableRunne
 }
 
 async function read(runner: ObservableRunner): Promise<Reading> {
-  if (typeof runner.status === 'function') {
-    const s = (await (runner.status as () => StatusLike | Promise<StatusLike>).call(runner)) ?? {};
-    const lag = typeof s.lag === 'object' ? s.lag : { events: s.lag };
-    const events = lag.events ?? s.lagEvents;
-    return { state: String(s.state ?? s.status ?? 'unknown'), lagEvents: events === undefined ? undefined : Number(events), lagSeconds: lag.seconds ?? s.lagSeconds };
-  }
-  return { state: String(runner.status), lagEvents: Number(await runner.lag()), lagSeconds: undefined };
+  const status = runner.status();
+  // A runner that has not run yet has seen no head, so knows no lag of its own: ask the store.
+  const unread = status.state === 'stopped' && status.position === 0n;
+  const events = unread ? Number(await runner.lag()) : Number(status.lag.events);
+  return { state: status.state, lagEvents: events, lagSeconds: unread ? undefined : status.lag.seconds };
 }

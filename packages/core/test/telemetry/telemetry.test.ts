@@ -12,6 +12,7 @@ import {
   MemoryCheckpointStore,
   MemoryEventStore,
   observeProjectionRunners,
+  type ObservableRunner,
   type EventStore,
   type Logger,
 } from '@ordo/core';
@@ -118,6 +119,8 @@ describe('telemetry: a command, the store and a projection, traced and measured'
     expect(lagBefore[0]).toMatchObject({ attributes: { 'ordo.projection': 'mailer' }, value: 2 });
     await runner.start();
     await runner.waitUntilCaughtUp();
+    // The mails it appended lie past that head: wait until it has read past them too.
+    await runner.waitUntilCaughtUp();
     await runner.stop();
 
     const spans = exporter.getFinishedSpans();
@@ -163,8 +166,9 @@ describe('telemetry: a command, the store and a projection, traced and measured'
     ]);
   });
 
-  it('reads a runner through its status() function when it has one', async () => {
-    const runner = { name: 'numbers', lag: async () => 99n, status: () => ({ state: 'retrying', lag: { events: 7n, seconds: 1.5 } }) };
+  it('reads a runner through its status() function', async () => {
+    const status = { name: 'numbers', state: 'retrying', position: 3n, lag: { events: 7n, seconds: 1.5 }, lastError: undefined, consecutiveFailures: 2, since: new Date() };
+    const runner = { name: 'numbers', lag: async () => 99n, status: () => status } as unknown as ObservableRunner;
     const observer = await observeProjectionRunners([runner], telemetry);
     const metrics = (await reader.collect()).resourceMetrics;
     const of = (name: string) => metric(metrics, name).find((p) => p.attributes['ordo.projection'] === 'numbers');

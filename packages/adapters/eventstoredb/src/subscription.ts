@@ -200,52 +200,103 @@ class HandlerFailed {
 
 /** Starts a catch-up-then-live subscription to `$all` (see the module comment). */
 export function subscribeToAll(context: SubscriptionContext, options: SubscribeOptions): Subscription {
-  const { client, settings } = context;
-  const abort = new AbortController();
-  const filter = options.filter;
-  const start = options.after ?? START;
-  let covered = start;
-  let noticed = false;
-  let source: ClientSubscription | undefined;
+  const subscription = new AllSubscription(context, options);
+  const done = subscription.run().then(
+    () => undefined,
+    (error: unknown) => {
+      subscription.abort.abort();
+      options.onError?.(error);
+    },
+  );
+  return {
+    done,
+    async stop() {
+      subscription.abort.abort();
+      void subscription.source?.unsubscribe().catch(() => undefined);
+      await done;
+    },
+  };
+}
 
-  const wanted = (event: RecordedEvent | { streamName: string; type: string }) =>
-    context.visible(event) && matchesFilter(event, filter);
+/** One subscription's state: how far the log is covered, and what was reported. */
+class AllSubscription {
+  readonly abort = new AbortController();
+  /** The client subscription being read, while there is one. */
+  source: ClientSubscription | undefined;
+  private readonly start: bigint;
+  /** Every event up to here was delivered or known not to be for us. */
+  private covered: bigint;
+  /** Whether the server's caught-up notice (or a first quiet probe) came. */
+  private noticed = false;
+  private reported: bigint | undefined;
 
-  let reported: bigint | undefined;
+  constructor(
+    private readonly context: SubscriptionContext,
+    private readonly options: SubscribeOptions,
+  ) {
+    this.start = options.after ?? START;
+    this.covered = this.start;
+  }
+
+  private wanted(event: RecordedEvent | { streamName: string; type: string }): boolean {
+    return this.context.visible(event) && matchesFilter(event, this.options.filter);
+  }
+
+  /** Resubscribes after transient failures, from where delivery got to, until stopped. */
+  async run(): Promise<void> {
+    const { settings } = this.context;
+    let failures = 0;
+    while (!this.abort.signal.aborted) {
+      const before = this.covered;
+      try {
+        await this.runOnce();
+        return;
+      } catch (error) {
+        if (error instanceof HandlerFailed) throw error.error;
+        if (this.abort.signal.aborted) return;
+        if (!isTransient(error)) throw this.context.toError(error);
+        failures = this.covered > before ? 1 : failures + 1;
+        if (failures > settings.maxResubscribes) throw this.context.toError(error);
+        this.options.onReadRetry?.(error);
+        await sleep(Math.min(2000, settings.resubscribeDelayMs * 2 ** (failures - 1)), this.abort.signal);
+      }
+    }
+  }
 
   /**
    * Scans `(covered, head]` (the head a reader sees); moves `covered` to the head if nothing in it
    * is for us, and reports being caught up at the head (a quiet probe reports only progress).
    */
-  async function probe(quiet = false): Promise<void> {
-    const head = await context.headPosition();
-    if (head > covered && !(await nothingFor(head))) return;
-    if (head > covered) covered = head;
-    report(quiet, head);
+  private async probe(quiet = false): Promise<void> {
+    const head = await this.context.headPosition();
+    if (head > this.covered && !(await this.nothingFor(head))) return;
+    if (head > this.covered) this.covered = head;
+    this.report(quiet, head);
   }
 
   /**
    * True when `(covered, head]` holds no event this subscription would deliver; false when it holds
    * one (still on its way to us) or the subscription stopped meanwhile.
    */
-  async function nothingFor(head: bigint): Promise<boolean> {
-    let from = covered;
+  private async nothingFor(head: bigint): Promise<boolean> {
+    let from = this.covered;
     for (;;) {
       let count = 0;
       let last = from;
       let pending = false;
       let beyond = false;
       // Each page is read to its end: a read left half-consumed would keep its call open.
-      for await (const resolved of client.readAll({ fromPosition: clientPosition(from), maxCount: PROBE_PAGE, filter: serverFilter(filter) })) {
+      const page = this.context.client.readAll({ fromPosition: clientPosition(from), maxCount: PROBE_PAGE, filter: serverFilter(this.options.filter) });
+      for await (const resolved of page) {
         count++;
         const position = commitPositionOf(resolved);
         const e = resolved.event;
         if (pending || position === undefined || !e || position <= from) continue;
         if (position > head) beyond = true;
-        else if (wanted({ streamName: e.streamId, type: e.type })) pending = true; // on its way to us
+        else if (this.wanted({ streamName: e.streamId, type: e.type })) pending = true; // on its way to us
         else last = position;
       }
-      if (pending || abort.signal.aborted) return false;
+      if (pending || this.abort.signal.aborted) return false;
       if (beyond || last >= head || last <= from || count < PROBE_PAGE) return true;
       from = last;
     }
@@ -256,12 +307,12 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
    * subscription started, never more than `covered`; a quiet report that would repeat the last one
    * is left out.
    */
-  function report(quiet: boolean, head: bigint): void {
-    const at = head < covered ? (head > start ? head : start) : covered;
-    if (abort.signal.aborted || (quiet && reported === at)) return;
-    reported = at;
+  private report(quiet: boolean, head: bigint): void {
+    const at = head < this.covered ? (head > this.start ? head : this.start) : this.covered;
+    if (this.abort.signal.aborted || (quiet && this.reported === at)) return;
+    this.reported = at;
     try {
-      options.onCaughtUp?.(at);
+      this.options.onCaughtUp?.(at);
     } catch (error) {
       throw new HandlerFailed(error);
     }
@@ -271,112 +322,85 @@ export function subscribeToAll(context: SubscriptionContext, options: SubscribeO
    * A server checkpoint: every event up to `position` was examined, and sent if it matched the
    * server filter, so it is covered without reading it. The next probe starts from there.
    */
-  function checkpointed(position: bigint): void {
-    if (position > covered) covered = position;
+  private checkpointed(position: bigint): void {
+    if (position > this.covered) this.covered = position;
   }
 
-  async function deliver(resolved: ClientResolvedEvent): Promise<void> {
+  private async deliver(resolved: ClientResolvedEvent): Promise<void> {
     const position = commitPositionOf(resolved);
-    if (position === undefined || position <= covered) return;
+    if (position === undefined || position <= this.covered) return;
     const event = toRecordedEvent(resolved);
-    if (event && wanted(event)) {
+    if (event && this.wanted(event)) {
       try {
-        await options.onEvent(event);
+        await this.options.onEvent(event);
       } catch (error) {
         throw new HandlerFailed(error);
       }
     }
-    covered = position;
+    this.covered = position;
   }
 
-  async function runOnce(): Promise<void> {
+  /** One client subscription, read until it fails, ends or the subscription is stopped. */
+  private async runOnce(): Promise<void> {
     let inbox: Inbox | undefined;
-    const subscription = client.subscribeToAll({
-      fromPosition: clientPosition(covered),
-      filter: { ...serverFilter(filter), checkpointReached: (_: unknown, at: ClientPosition) => inbox?.checkpoint(at.commit) },
+    const subscription = this.context.client.subscribeToAll({
+      fromPosition: clientPosition(this.covered),
+      filter: { ...serverFilter(this.options.filter), checkpointReached: (_: unknown, at: ClientPosition) => inbox?.checkpoint(at.commit) },
     });
-    source = subscription;
+    this.source = subscription;
     inbox = new Inbox(subscription);
-    let quietFor = settings.idleProbeMs;
-    let probeDue = false;
     try {
-      for (;;) {
-        // Once live, delivered events that run out call for a probe, after a short pause so that a
-        // burst of events costs one probe rather than one each.
-        const item = await inbox.next(abort.signal, probeDue ? SETTLE_MS : quietFor);
-        if (item.kind !== 'idle') quietFor = settings.idleProbeMs;
-        switch (item.kind) {
-          case 'aborted':
-            return;
-          case 'event':
-            await deliver(item.resolved);
-            if (noticed) probeDue = true;
-            break;
-          case 'checkpoint':
-            checkpointed(item.position);
-            break;
-          case 'caughtUp':
-            noticed = true;
-            probeDue = false;
-            await probe();
-            break;
-          case 'idle':
-            if (probeDue) {
-              probeDue = false;
-              await probe();
-              break;
-            }
-            // Quiet: events the server filter hid may have moved the head, and servers before
-            // 23.10 send no caught-up notice. Find out, less often the longer it stays quiet.
-            await probe(noticed);
-            noticed = true;
-            quietFor = Math.min(settings.maxIdleProbeMs, quietFor * 2);
-            break;
-          case 'error':
-            throw item.error;
-          case 'end':
-            if (abort.signal.aborted) return;
-            throw Object.assign(new Error('The subscription ended'), { type: 'unavailable' });
-        }
-        if (abort.signal.aborted) return;
-      }
+      await this.drain(inbox);
     } finally {
-      source = undefined;
+      this.source = undefined;
       void subscription.unsubscribe().catch(() => undefined);
     }
   }
 
-  const done = (async () => {
-    let failures = 0;
-    while (!abort.signal.aborted) {
-      const before = covered;
-      try {
-        await runOnce();
-        return;
-      } catch (error) {
-        if (error instanceof HandlerFailed) throw error.error;
-        if (abort.signal.aborted) return;
-        if (!isTransient(error)) throw context.toError(error);
-        failures = covered > before ? 1 : failures + 1;
-        if (failures > settings.maxResubscribes) throw context.toError(error);
-        options.onReadRetry?.(error);
-        await sleep(Math.min(2000, settings.resubscribeDelayMs * 2 ** (failures - 1)), abort.signal);
+  /** Handles what the client subscription sends; probes the log when live and quiet. */
+  private async drain(inbox: Inbox): Promise<void> {
+    const { settings } = this.context;
+    let quietFor = settings.idleProbeMs;
+    let probeDue = false;
+    for (;;) {
+      // Once live, delivered events that run out call for a probe, after a short pause so that a
+      // burst of events costs one probe rather than one each.
+      const item = await inbox.next(this.abort.signal, probeDue ? SETTLE_MS : quietFor);
+      if (item.kind !== 'idle') quietFor = settings.idleProbeMs;
+      switch (item.kind) {
+        case 'aborted':
+          return;
+        case 'event':
+          await this.deliver(item.resolved);
+          if (this.noticed) probeDue = true;
+          break;
+        case 'checkpoint':
+          this.checkpointed(item.position);
+          break;
+        case 'caughtUp':
+          this.noticed = true;
+          probeDue = false;
+          await this.probe();
+          break;
+        case 'idle':
+          if (probeDue) {
+            probeDue = false;
+            await this.probe();
+            break;
+          }
+          // Quiet: events the server filter hid may have moved the head, and servers before
+          // 23.10 send no caught-up notice. Find out, less often the longer it stays quiet.
+          await this.probe(this.noticed);
+          this.noticed = true;
+          quietFor = Math.min(settings.maxIdleProbeMs, quietFor * 2);
+          break;
+        case 'error':
+          throw item.error;
+        case 'end':
+          if (this.abort.signal.aborted) return;
+          throw Object.assign(new Error('The subscription ended'), { type: 'unavailable' });
       }
+      if (this.abort.signal.aborted) return;
     }
-  })().then(
-    () => undefined,
-    (error: unknown) => {
-      abort.abort();
-      options.onError?.(error);
-    },
-  );
-
-  return {
-    done,
-    async stop() {
-      abort.abort();
-      void source?.unsubscribe().catch(() => undefined);
-      await done;
-    },
-  };
+  }
 }

@@ -15,6 +15,8 @@ import { MemoryEventStore } from '../store/memory-store.js';
 interface Pair {
   real: EventStore;
   reference: MemoryEventStore;
+  /** Put before every stream name of the run, so that a shared store's other streams stay apart. */
+  prefix: string;
 }
 
 /** Earlier appends, so that a later step can retry one or reuse its ids. */
@@ -62,7 +64,7 @@ class AppendStep implements fc.AsyncCommand<Model, Pair> {
   async run(model: Model, pair: Pair): Promise<void> {
     const earlier = this.retry === null || model.appends.length === 0 ? undefined : model.appends[this.retry % model.appends.length]!;
     const append = earlier ?? {
-      stream: this.stream,
+      stream: pair.prefix + this.stream,
       expectedVersion: this.expectedVersion,
       events: Array.from({ length: this.count }, (_, i) => ({ id: uuidv4(), type: 'Happened', data: { n: i } })),
     };
@@ -87,7 +89,7 @@ class ReadStreamStep implements fc.AsyncCommand<Model, Pair> {
   async run(_model: Model, pair: Pair): Promise<void> {
     const options = { direction: this.direction, ...(this.fromVersion !== undefined && { fromVersion: this.fromVersion }), ...(this.maxCount !== undefined && { maxCount: this.maxCount }) };
     const call = (store: EventStore) => async () => {
-      const result = await store.readStream(this.stream, options);
+      const result = await store.readStream(pair.prefix + this.stream, options);
       return { version: result.version, events: result.events.map(shown) };
     };
     sameOutcome(this.toString(), await outcome(call(pair.real)), await outcome(call(pair.reference)));
@@ -98,9 +100,10 @@ class ReadStreamStep implements fc.AsyncCommand<Model, Pair> {
 class ReadAllStep implements fc.AsyncCommand<Model, Pair> {
   check = () => true;
   async run(_model: Model, pair: Pair): Promise<void> {
+    const filter = pair.prefix ? { filter: { streamPrefixes: [pair.prefix] } } : {};
     const call = (store: EventStore) => async () => {
       const events: ReturnType<typeof shown>[] = [];
-      for await (const event of store.readAll()) events.push(shown(event));
+      for await (const event of store.readAll(filter)) events.push(shown(event));
       return events;
     };
     sameOutcome(this.toString(), await outcome(call(pair.real)), await outcome(call(pair.reference)));
@@ -133,6 +136,11 @@ export interface StoreModelOptions {
   release?: (store: EventStore) => void | Promise<void>;
   /** Most steps in a run. Default 30. */
   maxSteps?: number;
+  /**
+   * A fresh prefix for each run's stream names, for a store shared between runs (a server other
+   * tests also use); reads of the whole log then keep to the run's own streams. Default: none.
+   */
+  streamPrefix?: () => string;
 }
 
 /**
@@ -143,7 +151,8 @@ export function storeModelProperty(options: StoreModelOptions) {
   return fc.asyncProperty(fc.commands(storeModelSteps(), { maxCommands: options.maxSteps ?? 30 }), async (steps) => {
     const real = await options.store();
     try {
-      await fc.asyncModelRun(() => ({ model: { appends: [] }, real: { real, reference: new MemoryEventStore() } }), steps);
+      const prefix = options.streamPrefix?.() ?? '';
+      await fc.asyncModelRun(() => ({ model: { appends: [] }, real: { real, reference: new MemoryEventStore(), prefix } }), steps);
     } finally {
       await options.release?.(real);
     }

@@ -9,15 +9,18 @@ import { multiStreamRaceProperty } from '../contract/multi-stream-property.js';
 import { REAL_SERVER_MULTI_STREAM, REAL_SERVER_URL } from './env.js';
 
 const env = inProcessServerForKurrent();
-describeEventStoreContract('EventStoreDBEventStore with the KurrentDB client, in-process server', async () =>
-  new EventStoreDBEventStore(await env.client()),
+// A server absorbs a retry with the original write's answer, so racing callers may all hear `false`.
+describeEventStoreContract(
+  'EventStoreDBEventStore with the KurrentDB client, in-process server',
+  async () => new EventStoreDBEventStore(await env.client()),
+  { duplicates: 'when-detected' },
 );
 
 if (REAL_SERVER_URL) {
   const real = realServerForKurrent(REAL_SERVER_URL);
   describeEventStoreContract(`EventStoreDBEventStore with the KurrentDB client, ${REAL_SERVER_URL}`, async () =>
     new EventStoreDBEventStore(await real.client()),
-    { multiStream: REAL_SERVER_MULTI_STREAM },
+    { multiStream: REAL_SERVER_MULTI_STREAM, duplicates: 'when-detected' },
   );
 }
 

@@ -106,9 +106,11 @@ interface RememberedId {
  *   reliably only under an exact expected revision behind the stream (and, best effort, from a
  *   cache of recent ids under `ANY`). The adapter sends every expected version as it is (`'any'`
  *   never conflicts), locates a batch whose ids it remembers with one read where they were stored
- *   (see `rememberedIds`), reports a batch the server absorbed (answered without a position) as
- *   `duplicate`, and after a conflict looks for the batch among the latest events (see
+ *   (see `rememberedIds`), and after a conflict looks for the batch among the latest events (see
  *   `idempotencyLookback`). The README lists exactly which retries are guaranteed.
+ * - `duplicate` only when known (the one difference not made up). The server answers a retry it absorbed as it answered the original
+ *   write, so such a retry returns the original result with `duplicate: false`: racing callers of
+ *   one batch may all hear `false` (never `true` for a batch they wrote).
  * - Unique ids across streams. EventStoreDB allows one id in many streams and has no index by id;
  *   the adapter remembers the ids it wrote or read (see `rememberedIds`) and refuses those in
  *   another stream.
@@ -245,8 +247,9 @@ export class EventStoreDBEventStore implements EventStore {
 
   /**
    * Writes with the caller's expected version, as EventStoreDB understands it; after a dropped
-   * connection, sends the same write again. `duplicate` is what the server says: an append it
-   * recognised as already written comes back without a position.
+   * connection, sends the same write again. A current server answers a retry it absorbed with the
+   * original revision and position, like a fresh write, so `duplicate` is `false` then; only an
+   * answer without a position (old servers gave one for an absorbed retry) says it was absorbed.
    */
   private async write(stream: string, batch: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
     const data = batch.map((e) => ({ id: e.id, type: e.type, contentType: 'application/json', data: e.data, metadata: e.metadata ?? {} }));

@@ -123,7 +123,10 @@ async function checkAgainstStored(
   const tails = await Promise.all(valid.map((r) => host.readTail(r.stream, host.lookback + r.events.length + 1)));
   const retried = valid.map((r, i) => host.retriedAppend(r.stream, r.events, tails[i]!.events));
   if (retried.every((r) => r !== undefined)) {
-    const streams = retried.map((r, i): StreamAppendOutcome => ({ stream: valid[i]!.stream, ...r! }));
+    // A stream's outcome carries no flag of its own: the call as a whole is the duplicate.
+    const streams = retried.map(
+      (r, i): StreamAppendOutcome => ({ stream: valid[i]!.stream, nextExpectedVersion: r!.nextExpectedVersion, lastGlobalPosition: r!.lastGlobalPosition }),
+    );
     return { duplicate: true, streams, lastGlobalPosition: maxPosition(streams) };
   }
   if (retried.some((r) => r !== undefined)) {

@@ -17,9 +17,11 @@ export interface AppendResult {
   lastGlobalPosition: bigint;
   /**
    * True when the batch was already stored (its ids at this place in the stream): this call wrote
-   * nothing and the result is the original one. Of two callers sending the same batch at once,
-   * exactly one gets `false`. A store that retried on its own after losing a connection reports
-   * `false` for a batch its earlier try may have stored (see each adapter's README).
+   * nothing and the result is the original one. Never true for a batch this call wrote. Of two
+   * callers sending the same batch at once, exactly one gets `false` on the memory and PostgreSQL
+   * stores; on EventStoreDB, whose server answers an absorbed retry like the original write, both
+   * may. A store that retried on its own after losing a connection reports `false` for a batch its
+   * earlier try may have stored (see each adapter's README).
    */
   duplicate: boolean;
 }

@@ -89,7 +89,8 @@ export interface ReplicaWaitOptions {
 /**
  * Resolves once the log as read by `reader` (the replica's visibility horizon) has reached
  * `position`, e.g. the `lastGlobalPosition` of an append: from then on, reads of the log show that
- * append and everything before it. Immediate without a replica once the primary shows it.
+ * append and everything before it. Immediate without a replica once the primary shows it. After
+ * `migrate()`, `waitForReplica(0n)` waits until the replica has the store's tables.
  * @throws ReplicaLagError after `timeoutMs`.
  */
 export async function waitForReplay(
@@ -100,10 +101,21 @@ export async function waitForReplay(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { rows } = await reader.query<{ head: string }>({ name: head.name, text: head.text, types: STORE_TYPES });
-    const seen = BigInt(rows[0]!.head);
+    const seen = await replicaHead(reader, head);
     if (seen >= position) return;
     if (Date.now() >= deadline) throw new ReplicaLagError(position, seen, timeoutMs);
     await sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())));
+  }
+}
+
+/** The head of the log as `reader` sees it; -1 while a replica has yet to replay the schema itself. */
+async function replicaHead(reader: LogReader, head: { name: string; text: string }): Promise<bigint> {
+  try {
+    const { rows } = await reader.query<{ head: string }>({ name: head.name, text: head.text, types: STORE_TYPES });
+    return BigInt(rows[0]!.head);
+  } catch (error) {
+    // 42P01 undefined table: a replica that has not replayed `migrate()` yet.
+    if (reader.onReplica && sqlState(error) === '42P01') return -1n;
+    throw error;
   }
 }

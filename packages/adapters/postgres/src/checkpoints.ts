@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { CheckpointConflictError, ValidationError, type CheckpointStore } from '@ordo/core';
 import { STORE_TYPES, checkedOut, connect, type ConnectionOptions } from './connection.js';
+import { poolerRefusal } from './pooler.js';
 import { DEFAULT_SCHEMA, migrateSchema, schemaNames, validateSchemaName, type SchemaNames } from './schema.js';
 
 /** Options of {@link PostgresCheckpointStore}. Give `pool` or `connectionString`. */
@@ -95,7 +96,7 @@ export class PostgresCheckpointStore implements CheckpointStore<pg.PoolClient> {
         // Roll back whatever is still open (a no-op after COMMIT or ROLLBACK). A connection that
         // cannot even do that is not given back to the pool.
         await client.query('rollback').catch(markBroken);
-        throw error;
+        throw poolerRefusal(error, 'A checkpoint transaction');
       }
     });
   }

@@ -32,7 +32,6 @@ import {
   STORE_TYPES,
   asDatabaseError,
   connect,
-  dedicatedClient,
   isTransient,
   sqlState,
   withClient,
@@ -40,9 +39,13 @@ import {
 } from './connection.js';
 import { appendToStreamsInPostgres } from './append-multi.js';
 import { DEFAULT_SCHEMA, migrateSchema, schemaNames, validateSchemaName, type SchemaNames } from './schema.js';
+import { listenClient, poolerPlan, withStatementNames, type PoolerOptions } from './pooler.js';
+import { logReader, waitForReplay, type LogReader, type ReplicaOptions, type ReplicaWaitOptions } from './replica.js';
 
 /** Options of {@link PostgresEventStore}. Give `pool` or `connectionString`. */
-export interface PostgresEventStoreOptions extends ConnectionOptions {
+export interface PostgresEventStoreOptions extends ConnectionOptions, PoolerOptions {
+  /** A hot-standby replica to read the global log from (see `replica.ts` and the README). */
+  replica?: ReplicaOptions;
   /** Schema that holds the store's tables (see {@link validateSchemaName}). Default `ordo`. */
   schema?: string;
   /** Limits checked before anything is sent (see `AppendLimits` in `@ordo/core`). */
@@ -57,7 +60,8 @@ export interface PostgresEventStoreOptions extends ConnectionOptions {
   /**
    * How often an idle live subscription looks for new events on its own. Notifications wake it
    * at once; this is the fallback (a lost LISTEN connection, a transaction that held the log back
-   * and ended without appending). Default 1000 ms.
+   * and ended without appending). Default 1000 ms; 250 ms behind a pooler without
+   * `listenConnectionString`, where polling is the only wake-up from other instances.
    */
   pollIntervalMs?: number;
 }
@@ -132,6 +136,10 @@ export class PostgresEventStore implements EventStore {
   private readonly pollIntervalMs: number;
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
+  // Pooler and replica hooks (see pooler.ts, replica.ts).
+  private readonly listens: boolean;
+  private readonly listenConnectionString: string | undefined;
+  private readonly log: LogReader;
 
   // Live wake-ups: every notification (and every (re)connect of the listener) bumps `wakeCount`.
   private wakeCount = 0;
@@ -149,17 +157,21 @@ export class PostgresEventStore implements EventStore {
   constructor(options: PostgresEventStoreOptions) {
     this.schema = validateSchemaName(options.schema ?? DEFAULT_SCHEMA);
     this.names = schemaNames(this.schema);
-    this.sql = statements(this.names);
+    const plan = poolerPlan(options);
+    this.sql = withStatementNames(statements(this.names), plan.preparedStatements);
+    this.listens = plan.listens;
+    this.listenConnectionString = options.listenConnectionString;
     this.limits = {
       ...DEFAULT_APPEND_LIMITS,
       ...options.limits,
       ...(options.maxBatchBytes !== undefined && { maxBatchBytes: options.maxBatchBytes }),
     };
     this.retryWindowMs = Math.max(0, options.retry?.windowMs ?? DEFAULT_RETRY_WINDOW_MS);
-    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.pollIntervalMs = options.pollIntervalMs ?? plan.defaultPollIntervalMs;
     const connection = connect(options);
     this.pool = connection.pool;
     this.ownsPool = connection.owned;
+    this.log = logReader(this.pool, options.replica);
   }
 
   /**
@@ -356,13 +368,24 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
+   * Resolves once the global log as `readAll` and subscriptions read it (the replica's, when the
+   * store has one) shows `position`, e.g. an append's `lastGlobalPosition`: read-your-writes for
+   * log readers on a replica. Without a replica it checks the primary's log.
+   * @throws ReplicaLagError when the replica has not replayed it within `timeoutMs` (default 5 s).
+   */
+  async waitForReplica(position: bigint, options?: ReplicaWaitOptions): Promise<void> {
+    this.assertOpen();
+    await waitForReplay(this.log, { name: this.sql.headName, text: this.sql.head }, position, options);
+  }
+
+  /**
    * Catch-up from `options.after`, then live: woken by notifications, polling every
    * `pollIntervalMs` as a fallback. Survives dropped connections (it reads again).
    */
   subscribeToAll(options: SubscribeOptions): Subscription {
     this.assertOpen();
     validateReadAll({ ...(options.after !== undefined && { after: options.after }), ...(options.filter !== undefined && { filter: options.filter }) }, 'subscription');
-    this.ensureListener();
+    if (this.listens) this.ensureListener();
     const stopped = new AbortController();
     let seen = this.wakeCount;
     const source: LogSource = {
@@ -429,7 +452,7 @@ export class PostgresEventStore implements EventStore {
     const values: unknown[] = [clampInt8(after).toString(), maxCount];
     if (types) values.push(types);
     if (prefixes) values.push(prefixes);
-    const { rows } = await this.pool.query<EventRow & { head: string }>({ name: query.name, text: query.text, values, types: STORE_TYPES });
+    const { rows } = await this.log.query<EventRow & { head: string }>({ name: query.name, text: query.text, values, types: STORE_TYPES });
     const head = BigInt(rows[0]!.head);
     const events = rows.filter((r) => r.global_position !== null).map(toRecordedEvent);
     const position = events.length === maxCount ? events[events.length - 1]!.globalPosition : head > after ? head : after;
@@ -488,7 +511,7 @@ export class PostgresEventStore implements EventStore {
 
   private ensureListener() {
     if (this.listener || this.listenerStarting || this.closed) return;
-    const client = dedicatedClient(this.pool);
+    const client = listenClient(this.pool, this.listenConnectionString);
     this.listener = client;
     const lost = () => {
       if (this.listener !== client) return;

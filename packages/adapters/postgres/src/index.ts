@@ -21,3 +21,5 @@ export {
   type SchemaNames,
 } from './schema.js';
 export { STORE_TYPES } from './connection.js';
+export { PoolerModeError, isPoolerModeError, type PoolerMode, type PoolerOptions } from './pooler.js';
+export { ReplicaLagError, isReplicaLagError, type ReplicaOptions, type ReplicaWaitOptions } from './replica.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { ValidationError } from '@ordo/core';
-import { STORE_TYPES, checkedOut } from './connection.js';
+import { applyMigrationsInTransactions } from './migration-runner.js';
 
 /** The schema Ordo's tables live in when none is given. */
 export const DEFAULT_SCHEMA = 'ordo';
@@ -543,7 +543,7 @@ export const STORE_MIGRATIONS: readonly Migration[] = migrations;
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;
 
 /**
- * Brings `schema` up to date. Runs under a session advisory lock, so concurrent callers (several
+ * Brings `schema` up to date. Runs under an advisory lock, so concurrent callers (several
  * service instances starting at once) take turns; each migration runs in its own transaction and is
  * recorded, so running it again does nothing. Also repairs the transaction ids of restored rows.
  * @returns the versions this call applied.
@@ -570,52 +570,13 @@ export interface MigrationHistory {
 }
 
 /**
- * Applies a component's pending migrations under a session advisory lock, so concurrent callers
- * take turns; each runs in its own transaction and is recorded, so running it again does nothing.
+ * Applies a component's pending migrations, each in its own transaction under a transaction-level
+ * advisory lock, so concurrent callers take turns and running it again does nothing; works through
+ * a pooler in transaction mode (see `migration-runner.ts`).
  * @returns the versions this call applied.
  */
 export async function applyMigrations(pool: Pool, names: SchemaNames, history: MigrationHistory): Promise<number[]> {
-  const { table, lockKey, migrations } = history;
-  return checkedOut(pool, async (client, markBroken) => {
-    await client.query('select pg_advisory_lock($1)', [lockKey.toString()]);
-    try {
-      await client.query(`create schema if not exists ${names.q}`);
-      await client.query(
-        `create table if not exists ${names.q}.${table} (
-           version int primary key,
-           name text not null,
-           applied_at timestamptz not null default now()
-         )`,
-      );
-      const { rows } = await client.query<{ version: string }>({
-        text: `select version from ${names.q}.${table}`,
-        types: STORE_TYPES,
-      });
-      const applied = new Set(rows.map((r) => Number(r.version)));
-      const done: number[] = [];
-      for (const migration of migrations) {
-        if (applied.has(migration.version)) continue;
-        await client.query('begin');
-        try {
-          await client.query(migration.sql(names));
-          await client.query(`insert into ${names.q}.${table} (version, name) values ($1, $2)`, [
-            migration.version,
-            migration.name,
-          ]);
-          await client.query('commit');
-        } catch (error) {
-          await client.query('rollback').catch(markBroken);
-          throw error;
-        }
-        done.push(migration.version);
-      }
-      await history.after?.(client);
-      return done;
-    } finally {
-      // The lock is the session's: a connection that cannot release it must not go back to the pool.
-      await client.query('select pg_advisory_unlock($1)', [lockKey.toString()]).catch(markBroken);
-    }
-  });
+  return applyMigrationsInTransactions(pool, names, history);
 }
 
 /**

@@ -32,6 +32,7 @@ function program(setExit: (code: number) => void): Command {
     .argument('<projection>', 'read-model:order_numbers, read-model:notification_outbox or order-numbers')
     .option('--dry-run', 'count what would be replayed; write nothing')
     .option('--batch-size <n>', 'events per transaction')
+    .option('--progress-every <ms>', 'milliseconds between progress lines when not on a terminal', '2000')
     .option('--prefix <prefix>', 'order-numbers: prefix of orders placed without one (as the service has it)')
     .option('--time-zone <zone>', 'order-numbers: the numbering time zone (as the service has it)')
     .action(async (name: string, opts) => setExit(await rebuild(name, opts)));

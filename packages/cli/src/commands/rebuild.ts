@@ -16,6 +16,8 @@ export interface RebuildCommandOptions extends DatabaseOptions {
   batchSize?: string;
   prefix?: string;
   timeZone?: string;
+  /** Milliseconds between progress lines when not on a terminal. Default 2000. */
+  progressEvery?: string;
 }
 
 /** What rebuilding `name` takes, on this database. */
@@ -47,7 +49,7 @@ export async function rebuild(name: string, options: RebuildCommandOptions): Pro
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);
-  const view = progressView(`rebuild ${name}`);
+  const view = progressView(`rebuild ${name}`, options.progressEvery === undefined ? 2000 : Number(options.progressEvery));
   try {
     return await withDatabase(options, async (db) => {
       const plan = rebuildOf(name, db, options);

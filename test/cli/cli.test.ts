@@ -105,6 +105,15 @@ describe('ordo against PostgreSQL', () => {
     await readModels.stop();
   });
 
+  it('rebuild order-numbers is a replay: nothing to swap, and no shadow checkpoint left behind', async () => {
+    const replayed = await runCli(['rebuild', 'order-numbers', ...db()]);
+    expect(replayed.stderr).not.toContain('ordo:');
+    expect(replayed.code).toBe(0);
+    expect(replayed.stdout).toContain('replayed (effects re-derived; repeats absorbed)');
+    const names = JSON.parse((await runCli(['status', '--json', ...db()])).stdout).projections.map((p: { name: string }) => p.name);
+    expect(names).not.toContain('order-numbers#rebuild');
+  });
+
   it('stream prints an audit trail; tail follows the log until SIGINT', async () => {
     const stream = `order-${randomUUID()}`;
     await store.appendToStream(stream, [{ id: randomUUID(), type: 'OrderCancelled', data: { reason: 'customer asked' }, metadata: { actor: 'alice', commandId: 'cmd-1' } }], { expectedVersion: 'no_stream' });

@@ -66,6 +66,15 @@ export class PostgresCheckpointStore implements CheckpointStore<pg.PoolClient> {
   }
 
   /**
+   * Forgets the checkpoint of `name` (a no-op when there is none), inside `tx` when given.
+   * @throws ValidationError for a bad name.
+   */
+  async remove(name: string, tx?: pg.PoolClient): Promise<void> {
+    checkName(name);
+    await (tx ?? this.pool).query(`delete from ${this.names.q}.checkpoints where name = $1`, [name]);
+  }
+
+  /**
    * Runs `work` with a client inside BEGIN … COMMIT, together with the compare-and-set of the
    * checkpoint to `position`. If `work` throws, or the checkpoint is no longer `expected`,
    * everything is rolled back.

@@ -12,6 +12,7 @@ export type { ConnectionOptions } from './connection.js';
 export {
   DEFAULT_SCHEMA,
   LATEST_SCHEMA_VERSION,
+  STORE_MIGRATIONS,
   advisoryLockKey,
   applyMigrations,
   schemaNames,

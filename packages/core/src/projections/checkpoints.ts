@@ -39,6 +39,11 @@ export interface CheckpointStore<Tx = unknown> {
    * @throws CheckpointConflictError when the checkpoint is no longer `expected` (work is rolled back).
    */
   transaction?<T>(name: string, position: bigint, expected: bigint | null, work: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Forgets a checkpoint (a no-op when there is none), inside `tx` when given. A rebuild removes
+   * its own checkpoint once it has swapped its output in; stores without it cannot be rebuilt.
+   */
+  remove?(name: string, tx?: Tx): Promise<void>;
 }
 
 /** Checkpoints in memory: for tests, the demo, and projections whose output is itself in memory. */
@@ -53,5 +58,10 @@ export class MemoryCheckpointStore implements CheckpointStore {
     const actual = this.positions.get(name) ?? null;
     if (actual !== expected) throw new CheckpointConflictError(name, expected, actual);
     this.positions.set(name, position);
+  }
+
+  /** Forgets the checkpoint of `name`. */
+  async remove(name: string): Promise<void> {
+    this.positions.delete(name);
   }
 }

@@ -1,3 +1,4 @@
+import { whenAborted } from '../abort.js';
 import type { RecordedEvent } from '../events.js';
 import { isCheckpointConflictError, isProjectionFailedError } from '../errors.js';
 import { START, type EventStore, type Subscription } from '../store/event-store.js';
@@ -38,6 +39,14 @@ export interface ProjectionRunnerOptions<Tx = unknown> {
   onFailure?(error: ProjectionFailedError): void;
 }
 
+/** How long a wait for a projection may take: a timeout, and a signal that ends it sooner. */
+export interface WaitOptions {
+  /** Milliseconds before the wait rejects with a `ProjectionTimeoutError`. Default 30,000. */
+  timeoutMs?: number;
+  /** Ends the wait at once, rejecting with the signal's reason. */
+  signal?: AbortSignal;
+}
+
 /** Runs one projection: catch-up from its checkpoint, then live, under supervision. */
 export interface ProjectionRunner extends HasStatus {
   readonly name: string;
@@ -49,10 +58,14 @@ export interface ProjectionRunner extends HasStatus {
   start(): Promise<void>;
   /** Stops after the event in hand, storing the checkpoint of what was done. Interrupts any backoff. */
   stop(): Promise<void>;
-  /** Resolves once every event up to `position` has been handled. Rejects if the projection fails or times out. */
-  waitFor(position: bigint, options?: { timeoutMs?: number }): Promise<void>;
-  /** Waits until the projection has handled the log as it is now. */
-  waitUntilCaughtUp(options?: { timeoutMs?: number }): Promise<void>;
+  /**
+   * Resolves once every event up to `position` has been handled. Rejects if the projection fails,
+   * after `timeoutMs` (default 30 s) with a `ProjectionTimeoutError`, or when `signal` aborts, with
+   * the signal's reason.
+   */
+  waitFor(position: bigint, options?: WaitOptions): Promise<void>;
+  /** Waits until the projection has handled the log as it is now (same options and errors as `waitFor`). */
+  waitUntilCaughtUp(options?: WaitOptions): Promise<void>;
   /** How far behind the log head the projection is, in global positions (asks the store). */
   lag(): Promise<bigint>;
   /** Position of the last event handled (or skipped by the filter). */
@@ -335,23 +348,29 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
       stopping = false;
       record.touch();
     },
-    waitFor(target, { timeoutMs = 30_000 } = {}) {
+    waitFor(target, { timeoutMs = 30_000, signal } = {}) {
       if (cursor.position >= target) return Promise.resolve();
       if (failure) return Promise.reject(failure);
+      if (signal?.aborted) return Promise.reject(signal.reason);
       return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
+        const end = (settle: () => void) => {
+          clearTimeout(timer);
+          unlisten();
           waiters = waiters.filter((w) => w !== waiter);
-          reject(new ProjectionTimeoutError(projection.name, target, timeoutMs));
-        }, timeoutMs);
+          settle();
+        };
+        const timer = setTimeout(() => end(() => reject(new ProjectionTimeoutError(projection.name, target, timeoutMs))), timeoutMs);
+        const unlisten = whenAborted(signal, (reason) => end(() => reject(reason)));
         const waiter = {
           position: target,
-          resolve: () => (clearTimeout(timer), resolve()),
-          reject: (e: Error) => (clearTimeout(timer), reject(e)),
+          resolve: () => end(resolve),
+          reject: (e: Error) => end(() => reject(e)),
         };
         waiters.push(waiter);
       });
     },
     async waitUntilCaughtUp(opts) {
+      opts?.signal?.throwIfAborted();
       await this.waitFor(await store.headPosition(), opts);
     },
     async lag() {

@@ -100,6 +100,14 @@ export interface OrderNumbersOptions {
   name?: string;
 }
 
+/** How long {@link waitForNumber} waits: a timeout, and a signal that ends the wait sooner. */
+export interface WaitForNumberOptions {
+  /** Milliseconds before it gives up with an `OrderNumberTimeoutError`. Default 5000. */
+  timeoutMs?: number;
+  /** Ends the wait at once, rejecting with the signal's reason. */
+  signal?: AbortSignal;
+}
+
 /** The order-numbers projection with its runner and lookups. */
 export interface OrderNumbers {
   readonly projection: Projection;
@@ -112,8 +120,9 @@ export interface OrderNumbers {
    * Resolves with the order's number once the projection has assigned it (typically milliseconds
    * after placement). Works from any process that shares the store.
    * @throws OrderNumberTimeoutError after `timeoutMs` (default 5000).
+   * @throws the signal's reason when `signal` aborts first.
    */
-  waitForNumber(orderId: string, options?: { timeoutMs?: number }): Promise<string>;
+  waitForNumber(orderId: string, options?: WaitForNumberOptions): Promise<string>;
 }
 
 const NUMBER_EVENT_NAMESPACE = 'b7e0b8a2-9d4f-4a57-8f3e-2c6d1e5a9b04';
@@ -321,12 +330,16 @@ export async function findOrderByNumber(store: EventStore, number: string): Prom
   return data?.number === number ? data.orderId : undefined;
 }
 
-/** Waits until the order stream shows its number (polling with a short backoff). */
-export async function waitForNumber(store: EventStore, orderId: string, { timeoutMs = 5000 } = {}): Promise<string> {
+/**
+ * Waits until the order stream shows its number (polling with a short backoff).
+ * @throws OrderNumberTimeoutError after `timeoutMs`; the signal's reason when `signal` aborts first.
+ */
+export async function waitForNumber(store: EventStore, orderId: string, { timeoutMs = 5000, signal }: WaitForNumberOptions = {}): Promise<string> {
   const stream = orderStream(orderId);
   const deadline = Date.now() + timeoutMs;
   let from = 0n;
   for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    signal?.throwIfAborted();
     const read = await store.readStream(stream, { fromVersion: from });
     for (const event of read.events) {
       if (event.type === 'OrderNumberAssigned') return (event.data as OrderNumberAssigned).number;
@@ -334,7 +347,7 @@ export async function waitForNumber(store: EventStore, orderId: string, { timeou
     }
     const left = deadline - Date.now();
     if (left <= 0) throw new OrderNumberTimeoutError(orderId, timeoutMs);
-    await sleep(Math.min(delay, left));
+    await sleep(Math.min(delay, left), signal);
   }
 }
 
@@ -379,8 +392,9 @@ export function createOrderNumbers(options: OrderNumbersOptions): OrderNumbers {
       watcher = undefined;
     },
     findOrderByNumber: (number) => findOrderByNumber(store, number),
-    async waitForNumber(orderId, { timeoutMs = 5000 } = {}) {
-      if (!watcher) return waitForNumber(store, orderId, { timeoutMs });
+    async waitForNumber(orderId, { timeoutMs = 5000, signal } = {}) {
+      if (!watcher) return waitForNumber(store, orderId, { timeoutMs, ...(signal && { signal }) });
+      signal?.throwIfAborted();
       return new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => {
           done();
@@ -390,10 +404,16 @@ export function createOrderNumbers(options: OrderNumbersOptions): OrderNumbers {
           done();
           resolve(number);
         };
+        const onAbort = () => {
+          done();
+          reject(signal!.reason);
+        };
         const done = () => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
           waiting.get(orderId)?.delete(settle);
         };
+        signal?.addEventListener('abort', onAbort, { once: true });
         // Listen first, then look: a number assigned in between is seen by one or the other.
         waiting.set(orderId, (waiting.get(orderId) ?? new Set()).add(settle));
         store.readStream(orderStream(orderId)).then((read) => {

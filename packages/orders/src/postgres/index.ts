@@ -5,7 +5,8 @@
  *
  * @module @ordo/orders/postgres
  */
-export { migrateOrderTables, ORDER_TABLES_VERSION } from './schema.js';
+export { migrateOrderTables, ORDER_TABLE_MIGRATIONS, ORDER_TABLES_VERSION } from './schema.js';
+export { orderTableRebuild, SHADOW_TABLE_SUFFIX, type OrderTable, type OrderTableRebuildOptions } from './rebuild.js';
 export {
   NOTIFICATION_OUTBOX_TABLE_PROJECTION,
   ORDER_NUMBERS_TABLE_PROJECTION,

@@ -86,6 +86,11 @@ export interface ReadModelProjectionOptions {
   schema?: string;
   /** Projection name, the key of its checkpoint. */
   name?: string;
+  /**
+   * The table written, in `schema` (default `order_numbers` or `notification_outbox`): a rebuild
+   * writes a shadow table of the same shape, e.g. `order_numbers__rebuild`, then swaps it in.
+   */
+  table?: string;
 }
 
 /** Default projection name (checkpoint key) of {@link orderNumbersTableProjection}. */
@@ -96,6 +101,16 @@ export const NOTIFICATION_OUTBOX_TABLE_PROJECTION = 'read-model:notification_out
 /** The schema's quoted name, checked. */
 function quotedSchema(schema: string | undefined): string {
   return schemaNames(validateSchemaName(schema ?? DEFAULT_SCHEMA)).q;
+}
+
+const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** The table's quoted name, checked like a schema name (lower-case identifier, at most 63 characters). */
+function quotedTable(table: string): string {
+  if (!TABLE_NAME.test(table)) {
+    throw new ValidationError('read-model projection', [{ path: 'table', message: 'must be a lower-case identifier of at most 63 characters' }]);
+  }
+  return `"${table}"`;
 }
 
 function requireTx(tx: pg.PoolClient | undefined, projection: string): pg.PoolClient {
@@ -113,9 +128,9 @@ function badEvent(event: RecordedEvent, message: string): Error {
 }
 
 /** The two statements that write a batch of outbox changes, each guarded by position. */
-function outboxStatements(q: string): { upsert: string; update: string } {
+function outboxStatements(q: string, table: string): { upsert: string; update: string } {
   const upsert = `
-    insert into ${q}.notification_outbox as o
+    insert into ${q}.${table} as o
       (dedupe_key, order_id, channel, template, recipient, status, attempts, last_error, requested_at, updated_at, position)
     select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int4[], $8::text[],
                          $9::timestamptz[], $10::timestamptz[], $11::int8[])
@@ -126,7 +141,7 @@ function outboxStatements(q: string): { upsert: string; update: string } {
           updated_at = excluded.updated_at, position = excluded.position
       where o.position < excluded.position`;
   const update = `
-    update ${q}.notification_outbox as o
+    update ${q}.${table} as o
       set status = u.status, attempts = u.attempts, last_error = coalesce(u.last_error, o.last_error),
           updated_at = u.updated_at, position = u.position
     from unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[], $6::int8[])
@@ -176,8 +191,9 @@ const isText = (value: unknown): value is string => typeof value === 'string';
 export function orderNumbersTableProjection(options: ReadModelProjectionOptions = {}): Projection<pg.PoolClient> {
   const q = quotedSchema(options.schema);
   const name = options.name ?? ORDER_NUMBERS_TABLE_PROJECTION;
+  const table = quotedTable(options.table ?? 'order_numbers');
   const upsert = `
-    insert into ${q}.order_numbers as o (number, order_id, day, prefix, position)
+    insert into ${q}.${table} as o (number, order_id, day, prefix, position)
     select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::int8[])
     on conflict (number) do update
       set order_id = excluded.order_id, day = excluded.day, prefix = excluded.prefix, position = excluded.position
@@ -242,7 +258,7 @@ interface OutboxChange {
 export function notificationOutboxTableProjection(options: ReadModelProjectionOptions = {}): Projection<pg.PoolClient> {
   const q = quotedSchema(options.schema);
   const name = options.name ?? NOTIFICATION_OUTBOX_TABLE_PROJECTION;
-  const { upsert, update } = outboxStatements(q);
+  const { upsert, update } = outboxStatements(q, quotedTable(options.table ?? 'notification_outbox'));
 
   /** Folds the batch into one change per notification, in log order, decoding with the notification schemas. */
   function fold(events: readonly RecordedEvent[]): Map<string, OutboxChange> {

@@ -42,6 +42,9 @@ create index if not exists notification_outbox_order_id_idx on ${q}.notification
   },
 ];
 
+/** The order read-model tables' history, in order (what `migrateOrderTables` applies; `ordo migrate --print-sql` prints it). */
+export const ORDER_TABLE_MIGRATIONS: readonly Migration[] = migrations;
+
 /** The newest version of the order read-model tables this code knows. */
 export const ORDER_TABLES_VERSION = migrations[migrations.length - 1]!.version;
 

@@ -7,8 +7,10 @@ import {
   type NewEvent,
   type RecordedEvent,
 } from '@ordo/core';
-import { describeEventStoreContract } from './contract/event-store-contract.js';
-import { multiStreamRaceProperty } from './contract/multi-stream-property.js';
+import {
+  describeEventStoreContract,
+  multiStreamRaceProperty,
+} from '@ordo/core/testing/contract';
 
 describeEventStoreContract('MemoryEventStore', async () => new MemoryEventStore());
 

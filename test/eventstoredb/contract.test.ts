@@ -1,5 +1,5 @@
 import { EventStoreDBEventStore } from '@ordo/eventstoredb';
-import { describeEventStoreContract } from '../contract/event-store-contract.js';
+import { describeEventStoreContract } from '@ordo/core/testing/contract';
 import { REAL_SERVER_URL, inProcessServer, realServer } from './support.js';
 
 // A current server: BatchAppend (since 21.10), caught-up notices (since 23.10), its id cache.

@@ -4,8 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { UnsupportedOperationError } from '@ordo/core';
 import { EventStoreDBEventStore } from '@ordo/eventstoredb';
 import { describe, expect, it } from 'vitest';
-import { describeEventStoreContract } from '../contract/event-store-contract.js';
-import { multiStreamRaceProperty } from '../contract/multi-stream-property.js';
+import {
+  describeEventStoreContract,
+  multiStreamRaceProperty,
+} from '@ordo/core/testing/contract';
 import { REAL_SERVER_MULTI_STREAM, REAL_SERVER_URL } from './env.js';
 
 const env = inProcessServerForKurrent();

@@ -1,4 +1,4 @@
-import { describeEventStoreContract } from '../contract/event-store-contract.js';
+import { describeEventStoreContract } from '@ordo/core/testing/contract';
 import { createTestStore } from '../support/postgres.js';
 
 describeEventStoreContract('PostgresEventStore', () => createTestStore());

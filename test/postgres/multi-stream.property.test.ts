@@ -1,6 +1,6 @@
 /** Racing multi-stream writers on PostgreSQL, each writer a separate store instance with its own connection. */
 import { describe } from 'vitest';
-import { multiStreamRaceProperty } from '../contract/multi-stream-property.js';
+import { multiStreamRaceProperty } from '@ordo/core/testing/contract';
 import { createTestStore } from '../support/postgres.js';
 
 const RUNS = Number(process.env.ORDO_PG_PROPERTY_RUNS ?? 10);

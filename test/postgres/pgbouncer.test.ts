@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresCheckpointStore, PostgresEventStore, isPoolerModeError } from '@ordo/postgres';
-import { describeEventStoreContract } from '../contract/event-store-contract.js';
+import { describeEventStoreContract } from '@ordo/core/testing/contract';
 import { createPooledTestStore, pooledTestPool, startPgBouncer, type TestPgBouncer } from '../support/pgbouncer.js';
 import { dropSchema, testPool, uniqueSchemaName } from '../support/postgres.js';
 import { recordingSubscription } from '../support/recording-subscription.js';

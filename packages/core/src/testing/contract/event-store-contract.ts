@@ -25,7 +25,7 @@ import {
   type RecordedEvent,
   type SubscribeOptions,
   type Subscription,
-} from '@ordo/core';
+} from '../../index.js';
 import { describeMultiStreamContract, type MultiStreamSupport } from './multi-stream-contract.js';
 
 const WAIT_MS = 10_000;
@@ -45,6 +45,12 @@ export interface ContractOptions {
   duplicates?: 'exact' | 'when-detected';
 }
 
+/**
+ * Declares the `EventStore` contract as vitest suites for a store: appends with every expected
+ * version, idempotent retries (also deep ones), atomic batches, the gap-free global log, reads and
+ * subscriptions, strict input; plus the multi-stream contract. `open` gives a store for each test
+ * (a fresh one, or the same shared one: every test uses streams of its own).
+ */
 export function describeEventStoreContract(name: string, open: () => Promise<EventStore>, options: ContractOptions = {}): void {
   describeMultiStreamContract(name, open, options.multiStream ?? 'supported');
   const duplicates = options.duplicates ?? 'exact';

@@ -18,13 +18,18 @@ import {
   type RecordedEvent,
   type StreamAppendRequest,
   type Subscription,
-} from '@ordo/core';
+} from '../../index.js';
 
 /** Whether the store under test appends atomically to several streams. */
 export type MultiStreamSupport = 'supported' | 'unsupported';
 
 const WAIT_MS = 10_000;
 
+/**
+ * Declares the `appendToStreams` contract as vitest suites: all or nothing, per-stream expected
+ * versions, retries absorbed whole, partial retries refused, order in the global log; or, for a
+ * store that cannot append atomically to several streams, that it refuses and writes nothing.
+ */
 export function describeMultiStreamContract(name: string, open: () => Promise<EventStore>, support: MultiStreamSupport): void {
   describe(`appendToStreams: ${name}`, () => {
     let store: EventStore;

@@ -14,8 +14,8 @@ import {
   type ExpectedVersion,
   type RecordedEvent,
   type StreamAppendRequest,
-} from '@ordo/core';
-import { waitUntil } from '../support/wait.js';
+} from '../../index.js';
+import { waitUntil } from './wait.js';
 
 type Mode = 'any' | 'no_stream' | 'read';
 

@@ -91,6 +91,9 @@ export async function transactBatch<Command, Event extends EventOf, State>(
     if (appended.duplicate) {
       // Another handler stored these commands first: the ids are the same, but its decision may
       // have been made on another state. Catch up and answer from what is stored (duplicate: true).
+      if (attempt >= retry.maxAttempts) {
+        throw new WrongExpectedVersionError(stream, view.version === null ? 'no_stream' : view.version, view.version, attempt);
+      }
       await catchUp(store, decider, stream, view);
       continue;
     }

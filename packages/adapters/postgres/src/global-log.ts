@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { LogFilter, RecordedEvent } from '@ordo/core';
 import { STORE_TYPES } from './connection.js';
-import { EVENT_COLUMNS, EVENT_RESULT_COLUMNS, clampInt8, toRecordedEvent, type EventRow } from './reads.js';
+import { EVENT_COLUMNS, EVENT_RESULT_COLUMNS, clampInt8, toRecordedEvents, type EventRow } from './reads.js';
 import type { SchemaNames } from './schema.js';
 
 /** Events read from the global log, and where the next read goes on from. */
@@ -74,9 +74,9 @@ export async function readLogPage(
   const values: unknown[] = [clampInt8(after).toString(), maxCount];
   if (types) values.push(types);
   if (prefixes) values.push(prefixes);
-  const { rows } = await pool.query<EventRow & { head: string }>({ ...query, values, types: STORE_TYPES });
-  const head = BigInt(rows[0]!.head);
-  const events = rows.filter((r) => r.global_position !== null).map(toRecordedEvent);
+  const { rows } = await pool.query<EventRow>({ ...query, values, types: STORE_TYPES, rowMode: 'array' });
+  const head = BigInt(rows[0]![0]);
+  const events = toRecordedEvents(rows);
   const position = events.length === maxCount ? events[events.length - 1]!.globalPosition : head > after ? head : after;
   return { events, position };
 }

@@ -13,18 +13,23 @@ export function clampInt8(value: bigint): bigint {
   return value > INT8_MAX ? INT8_MAX : value < INT8_MIN ? INT8_MIN : value;
 }
 
-/** An event row as the store's reads select it. */
-export interface EventRow {
-  global_position: string;
-  event_id: string;
-  stream_name: string;
-  stream_version: string;
-  event_type: string;
-  data: unknown;
-  metadata: Record<string, unknown>;
+/**
+ * A row of the store's reads, as an array (`rowMode: 'array'`: no object per row built by the driver
+ * only to be copied): the head first, then {@link EVENT_RESULT_COLUMNS} in order. The event columns
+ * are null when the head has no event (an empty page, a stream read with `maxCount: 0`).
+ */
+export type EventRow = [
+  head: string,
+  globalPosition: string | null,
+  eventId: string,
+  streamName: string,
+  streamVersion: string,
+  eventType: string,
+  data: unknown,
+  metadata: Record<string, unknown>,
   /** Milliseconds since the epoch (text), so that no global type parser decides what it becomes. */
-  recorded_ms: string;
-}
+  recordedMs: string,
+];
 
 /** Columns of an event row, inside the lateral subqueries. */
 export const EVENT_COLUMNS =
@@ -34,18 +39,23 @@ export const EVENT_RESULT_COLUMNS =
   'e.global_position, e.event_id, e.stream_name, e.stream_version, e.event_type, e.data, e.metadata, ' +
   'floor(extract(epoch from e.recorded_at) * 1000)::int8 as recorded_ms';
 
-/** The event a row holds. */
-export function toRecordedEvent(row: EventRow): RecordedEvent {
-  return {
-    id: row.event_id,
-    type: row.event_type,
-    data: row.data,
-    metadata: row.metadata,
-    streamName: row.stream_name,
-    streamVersion: BigInt(row.stream_version),
-    globalPosition: BigInt(row.global_position),
-    recordedAt: new Date(Number(row.recorded_ms)),
-  };
+/** The events of a read's rows (rows without an event are left out), each decoded once. */
+export function toRecordedEvents(rows: readonly EventRow[]): RecordedEvent[] {
+  const events: RecordedEvent[] = [];
+  for (const row of rows) {
+    if (row[1] === null) continue;
+    events.push({
+      id: row[2],
+      type: row[5],
+      data: row[6],
+      metadata: row[7],
+      streamName: row[3],
+      streamVersion: BigInt(row[4]),
+      globalPosition: BigInt(row[1]),
+      recordedAt: new Date(Number(row[8])),
+    });
+  }
+  return events;
 }
 
 /**
@@ -104,14 +114,12 @@ export async function readStreamRows(
   const backwards = options.direction === 'backwards';
   const from = options.fromVersion ?? (backwards ? INT8_MAX : 0n);
   const maxCount = options.maxCount === undefined || options.maxCount === Number.POSITIVE_INFINITY ? null : options.maxCount;
-  const { rows } = await pool.query<EventRow & { head: string }>({
+  const { rows } = await pool.query<EventRow>({
     ...(backwards ? statements.backwards : statements.forwards),
     values: [stream, from.toString(), maxCount],
     types: STORE_TYPES,
+    rowMode: 'array',
   });
   if (rows.length === 0) return { version: null, events: [] };
-  return {
-    version: BigInt(rows[0]!.head),
-    events: rows.filter((r) => r.global_position !== null).map(toRecordedEvent),
-  };
+  return { version: BigInt(rows[0]![0]), events: toRecordedEvents(rows) };
 }

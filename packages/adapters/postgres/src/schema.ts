@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { ValidationError } from '@ordo/core';
 import { STORE_TYPES, checkedOut } from './connection.js';
-import { appendEventsV1, appendStepsV2 } from './sql/append.sql.js';
+import { appendEventsV1, appendEventsV3, appendStepsV2 } from './sql/append.sql.js';
 
 /** The schema Ordo's tables live in when none is given. */
 export const DEFAULT_SCHEMA = 'ordo';
@@ -133,6 +133,11 @@ ${appendEventsV1(names)}`;
     version: 2,
     name: 'appends to several streams: append_events split into shared steps, append_multi',
     sql: appendStepsV2,
+  },
+  {
+    version: 3,
+    name: 'append_events in one function again, the one-event append without arrays',
+    sql: appendEventsV3,
   },
 ];
 

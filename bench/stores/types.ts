@@ -58,6 +58,11 @@ export interface BenchStore {
    * calling `onEvent` for each delivery.
    */
   catchUp(options: CatchUpOptions): Promise<void>;
+  /**
+   * Reads the whole log with the store's plain read (no projection machinery), calling `onEvent`
+   * per event: the yardstick of the store's own catch-up. Absent where the store has none.
+   */
+  readAll?(options: CatchUpOptions): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -37,6 +37,7 @@ export const SCENARIO_TITLES: Record<Step, string> = {
   '5-populate': '5a. Writing the log for the catch-up: 16 concurrent writers, 10-event appends',
   '5-catch-up': '5b. A projection catching up over the whole log',
   '6': '6. Concurrent checkouts until every order has its number (Ordo only)',
+  '7': '7. A burst of checkouts from 3 service processes sharing one PostgreSQL, until every order has its number (Ordo only)',
 };
 
 const fmt = (n: number | undefined, digits = 0): string => {
@@ -92,6 +93,13 @@ const EXTRA_COLUMNS: Partial<Record<Step, [key: string, title: string, digits: n
     ['inProcessP99', 'p99 ms, waiting in-process', 0],
     ['numberingMsPerOrder', 'numbering alone, ms per order', 2],
   ],
+  '7': [
+    ['placeP50', 'placeOrder p50 ms', 0],
+    ['placeP99', 'placeOrder p99 ms', 0],
+    ['p99OverPlacement', 'time-to-number p99 − placement p99, ms', 0],
+    ['errors', 'errors', 0],
+    ['gapsOrRepeats', 'number gaps or repeats', 0],
+  ],
 };
 
 function perWhat(unit: string): string {
@@ -117,7 +125,7 @@ function stepTable(results: StepResult[], step: Step): string {
     ...extras.map(([, title]) => title),
     `client CPU µs per ${perWhat(unit)}`,
     `server CPU µs per ${perWhat(unit)}`,
-    ...(step === '6' ? [] : ['Ordo ÷ this']),
+    ...(step === '6' || step === '7' ? [] : ['Ordo ÷ this']),
     'measured',
   ];
   const lines = [`| ${header.join(' | ')} |`, `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
@@ -136,7 +144,7 @@ function stepTable(results: StepResult[], step: Step): string {
         ...extras.map(([key, , digits]) => (typeof m.extra[key] === 'number' ? fmt(m.extra[key] as number, digits) : String(m.extra[key] ?? '–'))),
         cpuUs(m.extra.clientCpuUs as number | undefined),
         cpuUs(m.extra.serverCpuUs as number | undefined),
-        ...(step === '6' ? [] : [isOrdoHeadline ? '–' : ratio(ordo?.rate, m.rate)]),
+        ...(step === '6' || step === '7' ? [] : [isOrdoHeadline ? '–' : ratio(ordo?.rate, m.rate)]),
         `${fmt(m.count)} in ${fmt(m.seconds, 1)} s`,
       ].join(' | ')} |`,
     );
@@ -186,8 +194,8 @@ export function checkTargets(results: StepResult[]): TargetCheck[] {
       met: o5.rate >= 100_000 && typeof vs === 'number' && vs >= 0.9 && missed === 0 && twice === 0 && typeof heap === 'number' && heap <= 110,
     });
   }
-  const o6 = m('6', 'ordo');
-  if (o6) {
+  for (const o6 of [m('6', 'ordo'), m('7', 'ordo')]) {
+    if (!o6) continue;
     const place = Number(o6.extra.placeP99);
     checks.push({
       target: 'checkouts: time-to-number p99 ≤ placement p99 + 50 ms, numbers unique and gapless',
@@ -237,7 +245,7 @@ function cpuTable(results: StepResult[]): string {
 }
 
 export function renderMarkdown(info: RunInfo, results: StepResult[]): string {
-  const order: Step[] = ['1a', '1b', '2', '3', '4', '5-populate', '5-catch-up', '6'];
+  const order: Step[] = ['1a', '1b', '2', '3', '4', '5-populate', '5-catch-up', '6', '7'];
   const targets = checkTargets(results);
   const settings = Object.entries(info.settings)
     .map(([k, v]) => `${k}=${v}`)

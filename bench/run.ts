@@ -31,11 +31,11 @@ import type { StoreName } from './stores/types.js';
 import type { Step, WorkerReply, WorkerTask } from './worker.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const ALL_SCENARIOS: ScenarioId[] = ['1a', '1b', '2', '3', '4', '5', '6'];
+const ALL_SCENARIOS: ScenarioId[] = ['1a', '1b', '2', '3', '4', '5', '6', '7'];
 const ALL_STORES: StoreName[] = ['minimal', 'ordo', 'emmett'];
 const CHILD_TIMEOUT_MS = 15 * 60_000;
 
-const USAGE = 'usage: pnpm bench [--quick] [--only 1,1a,1b,2,3,4,5,6] [--stores minimal,ordo,emmett] [--rounds N] [--log-events N] [--out DIR]';
+const USAGE = 'usage: pnpm bench [--quick] [--only 1,1a,1b,2,3,4,5,6,7] [--stores minimal,ordo,emmett] [--rounds N] [--log-events N] [--out DIR]';
 
 /** The command line was wrong: the message says what; the usage follows it. */
 class UsageError extends Error {}
@@ -247,7 +247,7 @@ async function main() {
       const shift = (round - 1) % args.stores.length;
       const stores = [...args.stores.slice(shift), ...args.stores.slice(0, shift)];
       for (const scenario of args.scenarios) {
-        const these = scenario === '6' ? stores.filter((s) => s === 'ordo') : stores;
+        const these = scenario === '6' || scenario === '7' ? stores.filter((s) => s === 'ordo') : stores;
         const context = { adminUrl: server.adminUrl, sizes, round, ...(server.postmasterPid !== undefined && { serverPid: server.postmasterPid }) };
         results.push(...(await runScenario(scenario, these, context)));
       }

@@ -6,7 +6,7 @@ import { cpuPer, startCpu } from './cpu.js';
 import { Latencies, runConcurrently, seconds } from './stats.js';
 import type { BenchEvent, BenchStore } from './stores/types.js';
 
-export type ScenarioId = '1a' | '1b' | '2' | '3' | '4' | '5' | '6';
+export type ScenarioId = '1a' | '1b' | '2' | '3' | '4' | '5' | '6' | '7';
 
 export interface Sizes {
   /** 1a: single-event appends, one writer. */

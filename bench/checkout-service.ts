@@ -9,7 +9,7 @@ import { createOrderNumbers, createOrderService } from '@ordo/orders';
 import { PostgresCheckpointStore, PostgresEventStore } from '@ordo/postgres';
 import pg from 'pg';
 import { checkoutInput } from './checkouts.js';
-import { POOL_SIZE } from './stores/types.js';
+import { POOL_SIZE, PROJECTION_POOL_SIZE } from './stores/types.js';
 
 /** What the parent sends a service process. */
 export interface ServiceTask {
@@ -32,9 +32,17 @@ async function main() {
   const task = JSON.parse(process.argv[2] ?? '{}') as ServiceTask;
   const pool = new pg.Pool({ connectionString: task.url, max: POOL_SIZE });
   const store = new PostgresEventStore({ pool });
-  const checkpoints = new PostgresCheckpointStore({ pool });
   const orders = createOrderService({ store });
-  const numbers = createOrderNumbers({ store, orders, checkpoints: checkpoints as CheckpointStore<unknown> as CheckpointStore });
+  // The projection (and the waiters' subscription) on a small pool of its own, so that its reads,
+  // appends and checkpoints do not queue behind the burst of placements on the request pool.
+  const projectionPool = new pg.Pool({ connectionString: task.url, max: PROJECTION_POOL_SIZE });
+  const projectionStore = new PostgresEventStore({ pool: projectionPool });
+  const checkpoints = new PostgresCheckpointStore({ pool: projectionPool });
+  const numbers = createOrderNumbers({
+    store: projectionStore,
+    orders: createOrderService({ store: projectionStore }),
+    checkpoints: checkpoints as CheckpointStore<unknown> as CheckpointStore,
+  });
   await numbers.start();
   // Warm-up: connections, prepared statements.
   for (let i = 0; i < 5; i++) {
@@ -63,8 +71,8 @@ async function main() {
   // Stay until told: the other services may still need this one's runner (any copy may number).
   await new Promise<void>((resolve) => process.once('message', () => resolve()));
   await numbers.stop();
-  await store.close();
-  await pool.end();
+  await Promise.all([store.close(), projectionStore.close()]);
+  await Promise.all([pool.end(), projectionPool.end()]);
   process.exit(0);
 }
 

@@ -77,3 +77,6 @@ export function backoffMs(attempt: number): number {
 }
 
 export const POOL_SIZE = 20;
+
+/** Connections of the pool a service gives its projections (checkout scenarios): apart from request traffic. */
+export const PROJECTION_POOL_SIZE = 4;

@@ -12,6 +12,7 @@
  *   function, writes only   the same writes from a PL/pgSQL function taking arrays
  *   append_events v2        the store's function as migration 2 left it (nested step functions)
  *   append_events v3        the store's function now (migration 3)
+ *   NOTIFY                  the wake-up the store sends after appends (its own statement)
  *
  * Rounds are interleaved (3); the median and the spread are printed. A server is started as for
  * `pnpm bench` unless DATABASE_URL names one (the backend's CPU is read from /proc, so only a
@@ -54,6 +55,7 @@ const VARIANTS: [string, string][] = [
   ['function, writes only', `select writes_only(gen_random_uuid()::text, array[gen_random_uuid()], array['ItemAdded'], array[${DATA}::json], array[${META}::json])`],
   ['append_events v2', appendCall('v2')],
   ['append_events v3', appendCall('v3')],
+  ['NOTIFY sent after an append', `select pg_notify('ordo_bench', '')`],
 ];
 
 const ticks = (pid: number) => {

@@ -20,7 +20,8 @@ import type { Measurement } from './scenarios.js';
 import { Latencies, seconds } from './stats.js';
 import { POOL_SIZE } from './stores/types.js';
 
-function order(key: string): PlaceOrderInput {
+/** The checkout every scenario places: two lines, an idempotency key of its own. */
+export function checkoutInput(key: string): PlaceOrderInput {
   return {
     idempotencyKey: key,
     customer: { name: 'Bench Customer', email: 'customer@example.com' },
@@ -45,7 +46,7 @@ export async function checkouts(url: string, count: number): Promise<Measurement
 
   async function checkout(key: string, total: Latencies, place: Latencies) {
     const t0 = performance.now();
-    const placed = await orders.placeOrder(order(key));
+    const placed = await orders.placeOrder(checkoutInput(key));
     place.add(performance.now() - t0);
     assigned.push(await numbers.waitForNumber(placed.orderId, { timeoutMs: 10 * 60_000 }));
     total.add(performance.now() - t0);
@@ -86,7 +87,7 @@ export async function checkouts(url: string, count: number): Promise<Measurement
   await Promise.all(
     Array.from({ length: count }, async (_, i) => {
       const t0 = performance.now();
-      const placed = await orders.placeOrder(order(`in-process-${run}-${i}`));
+      const placed = await orders.placeOrder(checkoutInput(`in-process-${run}-${i}`));
       await numbers.runner.waitFor(placed.position!, { timeoutMs: 10 * 60_000 });
       inProcess.add(performance.now() - t0);
     }),
@@ -95,7 +96,7 @@ export async function checkouts(url: string, count: number): Promise<Measurement
   await numbers.stop();
   for (let i = 0; i < count; i += 50) {
     await Promise.all(
-      Array.from({ length: Math.min(50, count - i) }, (_, k) => orders.placeOrder(order(`backlog-${run}-${i + k}`))),
+      Array.from({ length: Math.min(50, count - i) }, (_, k) => orders.placeOrder(checkoutInput(`backlog-${run}-${i + k}`))),
     );
   }
   const head = await store.headPosition();

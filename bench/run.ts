@@ -6,6 +6,9 @@
  *   pnpm bench --only 3           one scenario (or several: --only 1,4)
  *   pnpm bench --stores ordo      some stores only (minimal, ordo, emmett)
  *   pnpm bench --out results      where the markdown and JSON results go (default bench/results)
+ *   pnpm bench --rounds 3         rounds (default 3, --quick 1): each round runs every scenario on
+ *                                 every store, in a rotated store order, so stores are interleaved
+ *   pnpm bench --log-events N     the size of the log of scenario 5 (a multiple of 16), e.g. 1000000
  *
  * A PostgreSQL server is started from the binaries on the machine with its default settings
  * (fsync on), unless DATABASE_URL names one (its user needs CREATEDB). Each scenario runs
@@ -20,17 +23,19 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createDatabase, dropDatabase, startBenchServer } from './postgres.js';
+import { physicalLimits, type PhysicalLimit } from './pgbench.js';
 import { renderMarkdown, SCENARIO_TITLES, type RunInfo, type StepResult } from './report.js';
+import { medianResults, renderRounds, type Round } from './rounds.js';
 import { FULL, QUICK, type Measurement, type ScenarioId, type Sizes } from './scenarios.js';
 import type { StoreName } from './stores/types.js';
 import type { Step, WorkerReply, WorkerTask } from './worker.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const ALL_SCENARIOS: ScenarioId[] = ['1a', '1b', '2', '3', '4', '5', '6'];
+const ALL_SCENARIOS: ScenarioId[] = ['1a', '1b', '2', '3', '4', '5', '6', '7'];
 const ALL_STORES: StoreName[] = ['minimal', 'ordo', 'emmett'];
 const CHILD_TIMEOUT_MS = 15 * 60_000;
 
-const USAGE = 'usage: pnpm bench [--quick] [--only 1,1a,1b,2,3,4,5,6] [--stores minimal,ordo,emmett] [--out DIR]';
+const USAGE = 'usage: pnpm bench [--quick] [--only 1,1a,1b,2,3,4,5,6,7] [--stores minimal,ordo,emmett] [--rounds N] [--log-events N] [--out DIR]';
 
 /** The command line was wrong: the message says what; the usage follows it. */
 class UsageError extends Error {}
@@ -65,6 +70,8 @@ function parseCommandLine(argv: string[]) {
         only: { type: 'string' },
         stores: { type: 'string' },
         out: { type: 'string' },
+        rounds: { type: 'string' },
+        'log-events': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -73,7 +80,15 @@ function parseCommandLine(argv: string[]) {
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
+  const rounds = values.rounds === undefined ? (values.quick ? 1 : 3) : Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError('--rounds must be a whole number from 1');
+  const logEvents = values['log-events'] === undefined ? undefined : Number(values['log-events']);
+  if (logEvents !== undefined && (!Number.isInteger(logEvents) || logEvents < 16 || logEvents % 16 !== 0)) {
+    throw new UsageError('--log-events must be a multiple of 16');
+  }
   return {
+    rounds,
+    logEvents,
     help: values.help ?? false,
     quick: values.quick ?? false,
     scenarios: values.only === undefined ? ALL_SCENARIOS : scenariosOf(values.only),
@@ -153,20 +168,14 @@ function revision(): string {
   }
 }
 
-async function main() {
-  const args = optionsFromCommandLine();
-  const sizes: Sizes = args.quick ? QUICK : FULL;
-  const started = performance.now();
-  const loadBefore = loadavg()[0]!;
-  const measured = revision();
-  const server = await startBenchServer();
+/** Runs one scenario on `stores`, in that order, each on a fresh database. */
+async function runScenario(
+  scenario: ScenarioId,
+  stores: StoreName[],
+  context: { adminUrl: string; sizes: Sizes; serverPid?: number; round: number },
+): Promise<StepResult[]> {
+  const { adminUrl, sizes, serverPid, round } = context;
   const results: StepResult[] = [];
-  const serverPid = server.postmasterPid;
-  console.log(`PostgreSQL: ${server.version.split(',')[0]} (${server.own ? 'started for this run' : 'DATABASE_URL'})`);
-  console.log(`settings: ${Object.entries(server.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`);
-  if (loadBefore > 0.5) console.log(`note: 1-minute load average ${loadBefore.toFixed(2)} before the run; other work on the machine skews the figures`);
-  console.log(`${args.quick ? 'quick' : 'full'} run: scenarios ${args.scenarios.join(', ')}; stores ${args.stores.join(', ')}\n`);
-
   const record = (result: StepResult, reply: WorkerReply) => {
     if (reply.ok) result.measurement = reply.measurement;
     else result.error = reply.error;
@@ -174,33 +183,76 @@ async function main() {
     const name = result.step === '5-populate' ? `${result.store} (writing)` : result.store;
     console.log(`  ${name.padEnd(24)} ${reply.ok ? describe(reply.measurement) : `FAILED: ${reply.error}`}`);
   };
+  const steps: Step[] = scenario === '5' ? ['5-populate', '5-catch-up'] : [scenario];
+  for (const step of steps) console.log(SCENARIO_TITLES[step]);
+  for (const store of stores) {
+    const db = `bench_${scenario}_${store}`;
+    const url = await createDatabase(adminUrl, db);
+    const task = (step: Step): WorkerTask => ({ step, store, url, sizes, ...(serverPid !== undefined && { serverPid }) });
+    try {
+      if (scenario === '5') {
+        await checkpoint(adminUrl);
+        const populate = await runChild(task('5-populate'));
+        record({ scenario, step: '5-populate', store, round }, populate);
+        if (!populate.ok) continue;
+        await checkpoint(adminUrl);
+        record({ scenario, step: '5-catch-up', store, round }, await runChild(task('5-catch-up')));
+      } else {
+        await checkpoint(adminUrl);
+        record({ scenario, step: scenario as Step, store, round }, await runChild(task(scenario as Step)));
+      }
+    } finally {
+      await dropDatabase(adminUrl, db).catch(() => undefined);
+    }
+  }
+  console.log('');
+  return results;
+}
+
+/** The physical limit (pgbench) at 1 and 16 clients, on a database of its own. */
+async function measurePhysical(adminUrl: string, quick: boolean): Promise<PhysicalLimit[]> {
+  const url = await createDatabase(adminUrl, 'bench_pgbench');
+  try {
+    const limits = await physicalLimits(url, [1, 16], quick ? 3 : 10);
+    for (const l of limits) console.log(`pgbench, 1-row INSERT, ${l.clients} client(s): ${Math.round(l.commitsPerSecond)} commits/s`);
+    return limits;
+  } catch (error) {
+    console.log(`pgbench failed: ${String(error).split('\n')[0]}`);
+    return [];
+  } finally {
+    await dropDatabase(adminUrl, 'bench_pgbench').catch(() => undefined);
+  }
+}
+
+async function main() {
+  const args = optionsFromCommandLine();
+  const sizes: Sizes = { ...(args.quick ? QUICK : FULL), ...(args.logEvents !== undefined && { logEvents: args.logEvents }) };
+  const started = performance.now();
+  const loadBefore = loadavg()[0]!;
+  const measured = revision();
+  const server = await startBenchServer();
+  const rounds: Round[] = [];
+  const cores = cpus().length;
+  console.log(`PostgreSQL: ${server.version.split(',')[0]} (${server.own ? 'started for this run' : 'DATABASE_URL'})`);
+  console.log(`settings: ${Object.entries(server.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  console.log(`${args.quick ? 'quick' : 'full'} run, ${args.rounds} round(s): scenarios ${args.scenarios.join(', ')}; stores ${args.stores.join(', ')}\n`);
 
   try {
-    for (const scenario of args.scenarios) {
-      const stores = scenario === '6' ? args.stores.filter((s) => s === 'ordo') : args.stores;
-      const steps: Step[] = scenario === '5' ? ['5-populate', '5-catch-up'] : [scenario];
-      for (const step of steps) console.log(SCENARIO_TITLES[step]);
-      for (const store of stores) {
-        const db = `bench_${scenario}_${store}`;
-        const url = await createDatabase(server.adminUrl, db);
-        try {
-          if (scenario === '5') {
-            await checkpoint(server.adminUrl);
-            const populate = await runChild({ step: '5-populate', store, url, sizes, serverPid });
-            record({ scenario, step: '5-populate', store }, populate);
-            if (!populate.ok) continue;
-            await checkpoint(server.adminUrl);
-            const task: WorkerTask = { step: '5-catch-up', store, url, sizes, serverPid };
-            record({ scenario, step: '5-catch-up', store }, await runChild(task));
-          } else {
-            await checkpoint(server.adminUrl);
-            record({ scenario, step: scenario as Step, store }, await runChild({ step: scenario as Step, store, url, sizes, serverPid }));
-          }
-        } finally {
-          await dropDatabase(server.adminUrl, db).catch(() => undefined);
-        }
+    for (let round = 1; round <= args.rounds; round++) {
+      const before = loadavg()[0]!;
+      console.log(`== round ${round} of ${args.rounds} (1-minute load average ${before.toFixed(2)}) ==`);
+      const physical = await measurePhysical(server.adminUrl, args.quick);
+      const results: StepResult[] = [];
+      // Rotating the order interleaves the stores: none always runs first, or last, in a round.
+      const shift = (round - 1) % args.stores.length;
+      const stores = [...args.stores.slice(shift), ...args.stores.slice(0, shift)];
+      for (const scenario of args.scenarios) {
+        const these = scenario === '6' || scenario === '7' ? stores.filter((s) => s === 'ordo') : stores;
+        const context = { adminUrl: server.adminUrl, sizes, round, ...(server.postmasterPid !== undefined && { serverPid: server.postmasterPid }) };
+        results.push(...(await runScenario(scenario, these, context)));
       }
-      console.log('');
+      const after = loadavg()[0]!;
+      rounds.push({ round, loadBefore: before, loadAfter: after, overloaded: Math.max(before, after) > cores, physical, results });
     }
   } finally {
     await server.stop();
@@ -219,13 +271,14 @@ async function main() {
     revision: measured,
     load: `${loadBefore.toFixed(2)} before the run, ${loadavg()[0]!.toFixed(2)} after it`,
   };
-  const markdown = renderMarkdown(info, results);
+  const all = rounds.flatMap((r) => r.results);
+  const markdown = `${renderMarkdown(info, medianResults(rounds))}\n\n${renderRounds(rounds, cores)}\n`;
   await mkdir(args.out, { recursive: true });
   await writeFile(join(args.out, 'latest.md'), markdown);
-  await writeFile(join(args.out, 'latest.json'), JSON.stringify({ info, results }, null, 2));
+  await writeFile(join(args.out, 'latest.json'), JSON.stringify({ info, rounds }, null, 2));
   console.log(markdown);
   console.log(`\nwritten: ${join(args.out, 'latest.md')} and latest.json`);
-  const failed = results.filter((r) => r.error).length;
+  const failed = all.filter((r) => r.error).length;
   if (failed > 0) {
     console.error(`${failed} step(s) failed`);
     process.exitCode = 1;

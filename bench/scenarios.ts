@@ -6,7 +6,7 @@ import { cpuPer, startCpu } from './cpu.js';
 import { Latencies, runConcurrently, seconds } from './stats.js';
 import type { BenchEvent, BenchStore } from './stores/types.js';
 
-export type ScenarioId = '1a' | '1b' | '2' | '3' | '4' | '5' | '6';
+export type ScenarioId = '1a' | '1b' | '2' | '3' | '4' | '5' | '6' | '7';
 
 export interface Sizes {
   /** 1a: single-event appends, one writer. */
@@ -260,6 +260,14 @@ export async function catchUp(store: BenchStore, total: number): Promise<Measure
   const deliveries = new Uint8Array(total);
   let delivered = 0;
   let malformed = 0;
+  // The store's plain read of the whole log first: the runner is measured against it.
+  let readAllRate: number | undefined;
+  if (store.readAll) {
+    let read = 0;
+    const t0 = performance.now();
+    await store.readAll({ onEvent: () => void read++ });
+    readAllRate = read / seconds(t0);
+  }
   const heapBefore = heapAfterGc();
   const baseline = process.memoryUsage().rss;
   let peak = baseline;
@@ -307,7 +315,11 @@ export async function catchUp(store: BenchStore, total: number): Promise<Measure
       rssBeforeMB: mb(baseline),
       rssAtTenthMB: mb(atTenth),
       peakRssMB: mb(peak),
-      ...(heapBefore !== undefined && heapAfter !== undefined && { heapRetainedMB: Math.round(((heapAfter - heapBefore) / 1024 / 1024) * 10) / 10 }),
+      ...(heapBefore !== undefined && heapAfter !== undefined && {
+        heapRetainedMB: Math.round(((heapAfter - heapBefore) / 1024 / 1024) * 10) / 10,
+        heapAfterPercent: Math.round((heapAfter / heapBefore) * 1000) / 10,
+      }),
+      ...(readAllRate !== undefined && { readAllRate, vsReadAll: Math.round(((delivered / took) / readAllRate) * 100) / 100 }),
       ...cpuPer(used, delivered),
     },
   };

@@ -4,6 +4,7 @@
  * parsers) and makes the peak memory of a catch-up that catch-up's own.
  */
 import { checkouts } from './checkouts.js';
+import { multiProcessCheckouts } from './checkouts-multi.js';
 import { setServerPid } from './cpu.js';
 import {
   batchAppends,
@@ -18,7 +19,7 @@ import {
 } from './scenarios.js';
 import type { BenchStore, StoreName } from './stores/types.js';
 
-export type Step = '1a' | '1b' | '2' | '3' | '4' | '5-populate' | '5-catch-up' | '6';
+export type Step = '1a' | '1b' | '2' | '3' | '4' | '5-populate' | '5-catch-up' | '6' | '7';
 
 export interface WorkerTask {
   step: Step;
@@ -46,6 +47,7 @@ async function runStep(task: WorkerTask): Promise<Measurement> {
   const { sizes } = task;
   setServerPid(task.serverPid);
   if (task.step === '6') return checkouts(task.url, sizes.checkouts);
+  if (task.step === '7') return multiProcessCheckouts(task.url, sizes.checkouts);
   const store = await openStore(task);
   try {
     switch (task.step) {

@@ -1,7 +1,7 @@
 /**
  * The minimal store: the ceiling a Node client with `pg` can reach on this machine. One table,
- * one parameterised INSERT per append (a batch is one INSERT over arrays), and `unique(stream,
- * version)` as its only check: a writer that lost a race gets a unique violation. No stream
+ * one prepared (named) INSERT per append on a checked-out client, so one round trip (a batch is one
+ * INSERT over arrays), the same pool size as the others, and `unique(stream, version)` as its only check: a writer that lost a race gets a unique violation. No stream
  * table, no idempotency, no gap-free log (its catch-up pages by position, which is only safe
  * once writers have stopped, as they have in the catch-up scenario).
  */
@@ -15,8 +15,8 @@ CREATE TABLE IF NOT EXISTS events (
   version bigint NOT NULL,
   id uuid NOT NULL,
   type text NOT NULL,
-  data jsonb NOT NULL,
-  metadata jsonb NOT NULL,
+  data json NOT NULL,
+  metadata json NOT NULL,
   recorded_at timestamptz NOT NULL DEFAULT now(),
   UNIQUE (stream, version)
 );
@@ -26,7 +26,7 @@ CREATE INDEX IF NOT EXISTS events_global_position ON events (global_position);
 const INSERT = `
 INSERT INTO events (stream, version, id, type, data, metadata)
 SELECT $1, $2::bigint + o - 1, e.id, e.type, e.data, e.metadata
-FROM unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[]) WITH ORDINALITY AS e(id, type, data, metadata, o)`;
+FROM unnest($3::uuid[], $4::text[], $5::json[], $6::json[]) WITH ORDINALITY AS e(id, type, data, metadata, o)`;
 
 class Conflict extends Error {}
 
@@ -65,14 +65,18 @@ export async function createMinimalStore(url: string): Promise<BenchStore> {
     // A checked-out client: `pool.query` would throw away the connection on a unique violation.
     const client = await pool.connect();
     try {
-      await client.query(INSERT, [
-        stream,
-        expected,
-        events.map((e) => e.id),
-        events.map((e) => e.type),
-        events.map((e) => JSON.stringify(e.data)),
-        events.map((e) => JSON.stringify(e.metadata)),
-      ]);
+      await client.query({
+        name: 'minimal_append',
+        text: INSERT,
+        values: [
+          stream,
+          expected,
+          events.map((e) => e.id),
+          events.map((e) => e.type),
+          events.map((e) => JSON.stringify(e.data)),
+          events.map((e) => JSON.stringify(e.metadata)),
+        ],
+      });
     } catch (error) {
       if ((error as { code?: string }).code === '23505') throw new Conflict(`conflict on ${stream}`);
       throw error;
@@ -83,11 +87,12 @@ export async function createMinimalStore(url: string): Promise<BenchStore> {
 
   async function readFrom(stream: string, fromVersion: number): Promise<Record<string, unknown>[]> {
     // Everything a recorded event carries, as the other stores read it.
-    const { rows } = await pool.query<Row>(
-      `SELECT global_position, version, id, type, data, metadata, recorded_at
-       FROM events WHERE stream = $1 AND version >= $2 ORDER BY version`,
-      [stream, fromVersion],
-    );
+    const { rows } = await pool.query<Row>({
+      name: 'minimal_read_stream',
+      text: `SELECT global_position, version, id, type, data, metadata, recorded_at
+             FROM events WHERE stream = $1 AND version >= $2 ORDER BY version`,
+      values: [stream, fromVersion],
+    });
     return rows.map((row) => toRecorded(stream, row).data);
   }
 
@@ -120,11 +125,12 @@ export async function createMinimalStore(url: string): Promise<BenchStore> {
     async catchUp({ onEvent }: CatchUpOptions) {
       let after = 0n;
       for (;;) {
-        const { rows } = await pool.query<Row & { stream: string }>(
-          `SELECT global_position, stream, version, id, type, data, metadata, recorded_at
-           FROM events WHERE global_position > $1 ORDER BY global_position LIMIT 500`,
-          [after.toString()],
-        );
+        const { rows } = await pool.query<Row & { stream: string }>({
+          name: 'minimal_read_log',
+          text: `SELECT global_position, stream, version, id, type, data, metadata, recorded_at
+                 FROM events WHERE global_position > $1 ORDER BY global_position LIMIT 500`,
+          values: [after.toString()],
+        });
         if (rows.length === 0) return;
         for (const row of rows) onEvent(toRecorded(row.stream, row).data);
         after = BigInt(rows[rows.length - 1]!.global_position);

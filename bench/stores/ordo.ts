@@ -67,6 +67,9 @@ export async function createOrdoStore(url: string): Promise<BenchStore> {
       await runner.waitFor(head, { timeoutMs: 30 * 60_000 });
       await runner.stop();
     },
+    async readAll({ onEvent }) {
+      for await (const event of store.readAll()) onEvent(event.data as Record<string, unknown>);
+    },
     async close() {
       await store.close();
       await pool.end();

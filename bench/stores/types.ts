@@ -58,6 +58,11 @@ export interface BenchStore {
    * calling `onEvent` for each delivery.
    */
   catchUp(options: CatchUpOptions): Promise<void>;
+  /**
+   * Reads the whole log with the store's plain read (no projection machinery), calling `onEvent`
+   * per event: the yardstick of the store's own catch-up. Absent where the store has none.
+   */
+  readAll?(options: CatchUpOptions): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -72,3 +77,6 @@ export function backoffMs(attempt: number): number {
 }
 
 export const POOL_SIZE = 20;
+
+/** Connections of the pool a service gives its projections (checkout scenarios): apart from request traffic. */
+export const PROJECTION_POOL_SIZE = 4;

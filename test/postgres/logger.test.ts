@@ -21,6 +21,9 @@ it('logs an idle pooled connection that the server terminated, at warn, and keep
   try {
     await store.migrate();
     await store.appendToStream('logged-1', [{ id: randomUUID(), type: 'Tested', data: {} }], { expectedVersion: 'no_stream' });
+    // The notification sent after the append may still hold the connection it used: a read makes
+    // sure some connection is idle (a connection in use reports its loss to its statement instead).
+    await store.readStream('logged-1');
     // The pool keeps its idle connections (no idle timeout), so terminating them is what the pool sees.
     await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [app]);
     await waitUntil(() => warnings.length > 0, 'the warning');

@@ -1,38 +1,21 @@
-import type pg from 'pg';
 import {
   DuplicateEventIdError,
   PartialRetryError,
   ValidationError,
   WrongExpectedVersionError,
-  sleep,
   validateAppends,
-  type AppendLimits,
   type MultiStreamAppendResult,
   type StreamAppendOutcome,
   type StreamAppendRequest,
   type ValidStreamAppend,
 } from '@ordo/core';
-import { STORE_TYPES, isTransient, withClient } from './connection.js';
-import {
-  EXCLUSIVE_AFTER_INTERLEAVED,
-  MAX_APPEND_ATTEMPTS,
-  backoffMs,
-  isRetryableAppendError,
-  outageError,
-} from './event-store.js';
-import type { SchemaNames } from './schema.js';
+import { STORE_TYPES } from './connection.js';
+import { runAppendStatement, type AppendContext } from './append.js';
 
-/** What an append to several streams runs on: the store's pool, schema, limits and wake-up. */
-export interface MultiAppendContext {
-  pool: pg.Pool;
-  names: SchemaNames;
-  limits: AppendLimits;
+/** What an append to several streams runs on: the single append's context and its byte limit. */
+export interface MultiAppendContext extends AppendContext {
   /** Largest total JSON size of one call, in bytes (the store's `maxBatchBytes`). */
   maxBatchBytes: number;
-  /** How long connection failures are retried before a typed outage error (the store's `retry.windowMs`). */
-  retryWindowMs: number;
-  /** Called after a call committed, so that listeners are told. */
-  appended(): void;
 }
 
 interface MultiRow {
@@ -47,9 +30,8 @@ const INT8_MAX = 9223372036854775807n;
 
 /**
  * `appendToStreams` on PostgreSQL: one call of `append_multi` (one round trip, one transaction),
- * which runs the same per-stream check and write as a single append. Retried as a single append is:
- * after a lost connection (a committed call is then recognised by its ids) and after drawing
- * positions at the same moment as another append.
+ * which runs the same per-stream check and write as a single append, through the same retry loop
+ * ({@link runAppendStatement}).
  */
 export async function appendToStreamsInPostgres(
   context: MultiAppendContext,
@@ -60,43 +42,14 @@ export async function appendToStreamsInPostgres(
   const text = `select status, to_json(statuses) as statuses, to_json(versions::text[]) as versions,
       to_json(positions::text[]) as positions, duplicate_id
     from ${context.names.q}.append_multi($1::text[], $2::text[], $3::int8[], $4::int4[], $5::uuid[], $6::text[], $7::json[], $8::json[], $9)`;
-  const deadline = Date.now() + context.retryWindowMs;
-  /** A try was sent and its connection failed before the answer: that try may have committed. */
-  let maybeStored = false;
-  let interleaved = 0;
-  let raced = 0;
-  for (let attempt = 1; ; attempt++) {
-    const exclusive = interleaved >= EXCLUSIVE_AFTER_INTERLEAVED;
-    let row: MultiRow;
-    let sent = false;
-    try {
-      row = await withClient(context.pool, async (client) => {
-        sent = true;
-        const result = await client.query<MultiRow>({ text, values: [...values, exclusive], types: STORE_TYPES });
-        return result.rows[0]!;
-      });
-    } catch (error) {
-      if (isRetryableAppendError(error) && ++raced < MAX_APPEND_ATTEMPTS) {
-        await sleep(Math.random() * Math.min(50, 2 ** raced));
-        continue;
-      }
-      if (!isTransient(error)) throw error;
-      // A committed call is recognised by its ids when sent again: safe within the window.
-      maybeStored ||= sent;
-      if (Date.now() < deadline) {
-        await sleep(Math.min(deadline - Date.now(), backoffMs(attempt)));
-        continue;
-      }
-      throw outageError(error, valid.map((r) => r.stream).join(', '), maybeStored, context.retryWindowMs);
-    }
-    if (row.status === 'interleaved') {
-      interleaved++;
-      if (attempt < MAX_APPEND_ATTEMPTS) continue;
-      throw new Error(`Could not draw global positions for an append to ${valid.length} streams in ${attempt} attempts`);
-    }
-    if (row.status === 'ok') context.appended();
-    return answerOf(valid, row);
-  }
+  const { row } = await runAppendStatement<MultiRow>(
+    context,
+    { target: valid.map((r) => r.stream).join(', ') },
+    async (client, exclusive) =>
+      (await client.query<MultiRow>({ text, values: [...values, exclusive], types: STORE_TYPES })).rows[0]!,
+  );
+  if (row.status === 'ok') context.appended();
+  return answerOf(valid, row);
 }
 
 /** The function's arguments: requests flattened, events' JSON serialised once. */

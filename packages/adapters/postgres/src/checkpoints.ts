@@ -90,11 +90,12 @@ export class PostgresCheckpointStore implements CheckpointStore<pg.PoolClient> {
     checkPositions(position, expected);
     return checkedOut(this.pool, async (client, markBroken) => {
       try {
-        await client.query('begin');
         // Compare-and-set first: the row stays locked until commit, so a racing copy waits here and
-        // then finds the checkpoint moved.
-        const cas = await client.query(casStatement(this.names, expected), casValues(name, position, expected));
-        if (cas.rowCount !== 1) {
+        // then finds the checkpoint moved. Sent with the BEGIN in one round trip (the values are
+        // inlined as literals: a multi-statement query takes no parameters).
+        // The driver answers a multi-statement query with one result per statement: the CAS's is last.
+        const results = (await client.query(beginAndCas(client, this.names, name, position, expected))) as unknown as pg.QueryResult[];
+        if (results[results.length - 1]!.rowCount !== 1) {
           await client.query('rollback');
           throw new CheckpointConflictError(name, expected, await readPosition(client, this.names, name));
         }
@@ -120,6 +121,12 @@ function casStatement({ q }: SchemaNames, expected: bigint | null): string {
   return expected === null
     ? `insert into ${q}.checkpoints (name, position) values ($1, $2) on conflict (name) do nothing`
     : `update ${q}.checkpoints set position = $2, updated_at = now() where name = $1 and position = $3`;
+}
+
+/** `begin` and the compare-and-set as one simple query (values inlined as escaped literals). */
+function beginAndCas(client: pg.PoolClient, names: SchemaNames, name: string, position: bigint, expected: bigint | null): string {
+  const values = casValues(name, position, expected).map((v) => client.escapeLiteral(String(v)));
+  return `begin; ${casStatement(names, expected).replace(/\$(\d)/g, (_, i: string) => values[Number(i) - 1]!)}`;
 }
 
 function casValues(name: string, position: bigint, expected: bigint | null): unknown[] {

@@ -78,6 +78,11 @@ export function withStatementNames<T extends Record<string, unknown>>(sql: T, pr
 }
 
 /** The connection a store LISTENs on: the configured direct one, or one made like the pool's. */
+/** A statement as it is sent: under its name when statements may be prepared, unnamed otherwise. */
+export function statementNamed<T extends { name: string }>(statement: T, prepared: boolean): T {
+  return prepared ? statement : { ...statement, name: '' };
+}
+
 export function listenClient(pool: pg.Pool, listenConnectionString: string | undefined): pg.Client {
   if (listenConnectionString) return new pg.Client({ connectionString: listenConnectionString });
   return dedicatedClient(pool);

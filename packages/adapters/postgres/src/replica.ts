@@ -20,7 +20,7 @@ export interface LogReader {
   readonly pool: pg.Pool;
   readonly onReplica: boolean;
   /** Runs a read of the log, again after a replica cancelled it to replay WAL. */
-  query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow>(config: pg.QueryConfig & { rowMode?: 'array' }): Promise<pg.QueryResult<R>>;
 }
 
 /** Reads that a standby cancelled for replay are run again this many times before failing. */
@@ -36,7 +36,7 @@ export function logReader(primary: pg.Pool, replica: ReplicaOptions | undefined)
   return {
     pool,
     onReplica: true,
-    async query<R extends pg.QueryResultRow>(config: pg.QueryConfig) {
+    async query<R extends pg.QueryResultRow>(config: pg.QueryConfig & { rowMode?: 'array' }) {
       for (let attempt = 1; ; attempt++) {
         try {
           return await pool.query<R>(config);

@@ -104,6 +104,8 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
   const cursor: RunnerCursor = { stored: null, position: START };
   /** Serialises event handling and checkpoint writes. */
   let queue: Promise<void> = Promise.resolve();
+  /** Work queued and not yet finished. */
+  let pending = 0;
   let waiters: { position: bigint; resolve: () => void; reject: (e: Error) => void }[] = [];
   let stopping = false;
   /** Aborted by `stop()` (and on a poison stop): ends every backoff of this run at once. */
@@ -156,7 +158,8 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
   });
 
   function enqueue(work: () => Promise<void>): Promise<void> {
-    const next = queue.then(work);
+    pending++;
+    const next = queue.then(work).finally(() => pending--);
     queue = next.catch(() => undefined);
     return next;
   }
@@ -180,10 +183,19 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
     settleWaiters();
   }
 
-  async function onEvent(event: RecordedEvent) {
+  function onEvent(event: RecordedEvent): Promise<void> | undefined {
     record.saw(event.globalPosition);
     readGotThrough();
-    await enqueue(async () => {
+    // Nothing queued, and the event does not complete a batch: buffer it at once, without a promise
+    // per event (the subscription then goes straight on to the next one). Anything else queues.
+    if (pending === 0 && !failure && !derailed && active() && buffer.length + 1 < checkpointEvery) {
+      if (event.globalPosition > lastBuffered) {
+        buffer.push(event);
+        lastBuffered = event.globalPosition;
+      }
+      return undefined;
+    }
+    return enqueue(async () => {
       if (failure || derailed || !active()) return; // a batch was left unhandled: nothing after it may count as handled
       if (event.globalPosition <= lastBuffered) return; // already handled before a re-read
       buffer.push(event);

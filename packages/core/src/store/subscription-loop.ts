@@ -30,24 +30,46 @@ const READ_BACKOFF: BackoffPolicy = { baseDelayMs: 50, maxDelayMs: 5000 };
 export function runSubscription(source: LogSource, options: SubscribeOptions): Subscription {
   const abort = new AbortController();
   let cursor = options.after ?? START;
+  type Page = Awaited<ReturnType<LogSource['readPage']>>;
+  /** The read of the page after the one being delivered, started before its delivery (pipelining). */
+  let next: Promise<Page> | undefined;
+
+  const read = (after: bigint): Promise<Page> => {
+    const page = source.readPage(after, options.filter, PAGE_SIZE);
+    page.catch(() => undefined); // awaited (or dropped on a stop) later
+    return page;
+  };
+
+  const deliver = async (events: readonly RecordedEvent[]) => {
+    for (const event of events) {
+      if (abort.signal.aborted) return;
+      // A handler that answers synchronously is not awaited: no microtask turn per event.
+      const handled = options.onEvent(event);
+      if (handled) await handled;
+      cursor = event.globalPosition;
+    }
+  };
 
   const loop = async () => {
     let failedReads = 0;
     while (!abort.signal.aborted) {
-      let page: Awaited<ReturnType<LogSource['readPage']>>;
+      let page: Page;
       try {
-        page = await source.readPage(cursor, options.filter, PAGE_SIZE);
+        page = await (next ?? read(cursor));
+        next = undefined;
         failedReads = 0;
       } catch (error) {
+        next = undefined;
         if (!isTransient(error) || abort.signal.aborted) throw error;
         options.onReadRetry?.(error);
         await sleep(backoffDelay(++failedReads, READ_BACKOFF), abort.signal);
         continue;
       }
-      for (const event of page.events) {
-        if (abort.signal.aborted) return;
-        await options.onEvent(event);
-        cursor = event.globalPosition;
+      if (page.events.length > 0) {
+        // The next read starts where this page ends, whatever its delivery does: read it meanwhile.
+        const last = page.events[page.events.length - 1]!.globalPosition;
+        next = read(page.position > last ? page.position : last);
+        await deliver(page.events);
       }
       if (abort.signal.aborted) return;
       if (page.position > cursor) cursor = page.position;

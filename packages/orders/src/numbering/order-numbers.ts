@@ -331,24 +331,49 @@ export async function findOrderByNumber(store: EventStore, number: string): Prom
 }
 
 /**
- * Waits until the order stream shows its number (polling with a short backoff).
+ * Waits until the order stream shows its number, woken by the store when the number is appended
+ * (on PostgreSQL a NOTIFY from whichever process numbered the order; within one process at once),
+ * never by polling the stream. A process that runs {@link createOrderNumbers} answers its waiters
+ * from one shared subscription instead.
  * @throws OrderNumberTimeoutError after `timeoutMs`; the signal's reason when `signal` aborts first.
  */
-export async function waitForNumber(store: EventStore, orderId: string, { timeoutMs = 5000, signal }: WaitForNumberOptions = {}): Promise<string> {
+export function waitForNumber(store: EventStore, orderId: string, { timeoutMs = 5000, signal }: WaitForNumberOptions = {}): Promise<string> {
   const stream = orderStream(orderId);
-  const deadline = Date.now() + timeoutMs;
-  let from = 0n;
-  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
-    signal?.throwIfAborted();
-    const read = await store.readStream(stream, { fromVersion: from });
-    for (const event of read.events) {
-      if (event.type === 'OrderNumberAssigned') return (event.data as OrderNumberAssigned).number;
-      from = event.streamVersion + 1n;
-    }
-    const left = deadline - Date.now();
-    if (left <= 0) throw new OrderNumberTimeoutError(orderId, timeoutMs);
-    await sleep(Math.min(delay, left), signal);
-  }
+  return new Promise<string>((resolve, reject) => {
+    let settled = false;
+    let subscription: Subscription | undefined;
+    const finish = (outcome: { number: string } | { error: unknown }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void subscription?.stop();
+      if ('number' in outcome) resolve(outcome.number);
+      else reject(outcome.error);
+    };
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => finish({ error: new OrderNumberTimeoutError(orderId, timeoutMs) }), timeoutMs);
+    signal?.addEventListener('abort', () => finish({ error: signal.reason }), { once: true });
+    const numberIn = (events: readonly RecordedEvent[]) =>
+      (events.find((e) => e.type === 'OrderNumberAssigned' && e.streamName === stream)?.data as OrderNumberAssigned | undefined)?.number;
+    // Listen first (from the head), then look: a number assigned in between is seen by one or the other.
+    store
+      .headPosition()
+      .then(async (head) => {
+        if (settled) return;
+        subscription = store.subscribeToAll({
+          after: head,
+          filter: { eventTypes: ['OrderNumberAssigned'], streamPrefixes: [stream] },
+          onEvent(event) {
+            const number = numberIn([event]);
+            if (number !== undefined) finish({ number });
+          },
+          onError: (error) => finish({ error }),
+        });
+        const number = numberIn((await store.readStream(stream)).events);
+        if (number !== undefined) finish({ number });
+      })
+      .catch((error: unknown) => finish({ error }));
+  });
 }
 
 /** The order-numbers projection, a runner for it, and lookups, in one object. */

@@ -5,6 +5,7 @@ import {
   createCommandHandler,
   createReactor,
   type EventStore,
+  type ProjectionRunner,
   type ReactionStep,
   type ReactorStatus,
 } from '@ordo/core';
@@ -76,6 +77,8 @@ export interface NotificationDispatcher {
   readonly stats: DispatcherStats;
   /** In flight per channel, notifications waiting for a retry, the checkpoint, the last store error. */
   status(): ReactorStatus;
+  /** The projection runner reading the log for it: its `status()` says when it is retrying an outage. */
+  readonly runner: ProjectionRunner;
 }
 
 let instances = 0;
@@ -129,6 +132,7 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
     stop: () => reactor.stop(),
     waitUntilIdle: (opts) => reactor.waitUntilIdle(opts),
     status: () => reactor.status(),
+    runner: reactor.runner,
   };
 }
 

@@ -366,6 +366,32 @@ describe('fulfillment process manager', () => {
     await w.fulfillment.stop();
   });
 
+  test('late webhooks of every kind after the process manager gave up are recorded; none throws', async () => {
+    const w = await world(() => 'refuse');
+    const orderId = await w.submit('gave-up');
+    for (let i = 0; i < MAX_ATTEMPTS; i++) await w.tick();
+    expect(await w.status(orderId)).toBe('failed');
+    // The provider took the order after all and reports on it late: every kind, one after another.
+    const late: ProviderUpdate[] = [{ state: 'processing' }, { state: 'failed', reason: 'late failure' }, { state: 'completed' }, { state: 'completed' }];
+    for (const update of late) await expect(w.fulfillment.providerUpdate(orderId, update)).resolves.toBeUndefined();
+
+    // `failed` allows `completed` (an order given up on can still be fulfilled): that one is a status
+    // change by the provider; the others change nothing and are recorded as ignored, with why.
+    const changes = await w.statusChanges(orderId);
+    expect(path(changes).slice(-2)).toEqual(['failed', 'completed']);
+    expect(changes.at(-1)).toMatchObject({ actor: 'fulfillment-provider', change: { from: 'failed', to: 'completed' } });
+    const ignored = (await w.facts(orderId)).filter((e) => e.type === FulfillmentEvents.UpdateIgnored).map((e) => e.data);
+    expect(ignored).toEqual([
+      expect.objectContaining({ update: 'processing', status: 'failed', why: 'failed does not lead to processing' }),
+      expect.objectContaining({ update: 'failed', status: 'failed', reason: 'late failure', why: 'the order is already failed' }),
+      expect.objectContaining({ update: 'completed', status: 'completed', why: 'the order is already completed' }),
+    ]);
+    expect(w.fulfillment.pending()).toEqual([]);
+    await expectSettled(w, orderId);
+    await expectExplained(w, orderId);
+    await w.fulfillment.stop();
+  });
+
   test('two timers firing at once retry a stuck order once', async () => {
     const w = await world((_, call) => (call === 1 ? 'drop' : 'accept'));
     const orderId = await w.submit('twice');

@@ -8,5 +8,5 @@ export default defineConfig({
   target: 'node20',
   banner: { js: '#!/usr/bin/env node' },
   // The Ordo packages are dependencies: the command runs the same code a service does.
-  external: ['@ordo/core', '@ordo/orders', '@ordo/postgres', 'pg', 'commander', 'cli-progress'],
+  external: ['@ordo/core', '@ordo/orders', '@ordo/postgres', '@ordo/eventstoredb', '@eventstore/db-client', 'pg', 'commander', 'cli-progress'],
 });

@@ -21,9 +21,9 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Starts `ordo args…` with `env` added to this process's environment (DATABASE_URL removed unless given). */
+/** Starts `ordo args…` with `env` added to this process's environment (DATABASE_URL and EVENTSTOREDB_URL removed unless given). */
 export function startCli(args: readonly string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliRun>; output: () => CliRun } {
-  const { DATABASE_URL: _ignored, ...base } = process.env;
+  const { DATABASE_URL: _database, EVENTSTOREDB_URL: _eventstoredb, ...base } = process.env;
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

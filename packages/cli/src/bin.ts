@@ -15,6 +15,13 @@ function withDatabaseOptions(command: Command): Command {
     .option('--schema <schema>', 'schema of the store and the order tables', 'ordo');
 }
 
+/** The database options, plus EventStoreDB, for the commands that only read the log. */
+function withEventStoreOptions(command: Command): Command {
+  return withDatabaseOptions(command).addOption(
+    new Option('--esdb-url <url>', 'EventStoreDB (KurrentDB) connection string, e.g. esdb://localhost:2113?tls=false; instead of --url').env('EVENTSTOREDB_URL'),
+  );
+}
+
 /** The `ordo` program; each action resolves to its exit code. */
 function program(setExit: (code: number) => void): Command {
   const ordo = new Command('ordo')
@@ -36,11 +43,11 @@ function program(setExit: (code: number) => void): Command {
     .option('--prefix <prefix>', 'order-numbers: prefix of orders placed without one (as the service has it)')
     .option('--time-zone <zone>', 'order-numbers: the numbering time zone (as the service has it)')
     .action(async (name: string, opts) => setExit(await rebuild(name, opts)));
-  withDatabaseOptions(ordo.command('stream').description("a stream's history as an audit trail: when, what, who, why"))
+  withEventStoreOptions(ordo.command('stream').description("a stream's history as an audit trail: when, what, who, why"))
     .argument('<name>', 'stream name, e.g. order-<uuid>')
     .option('--json', 'print JSON')
     .action((name: string, opts) => stream(name, opts));
-  withDatabaseOptions(ordo.command('tail').description('follow the global log live, until Ctrl-C'))
+  withEventStoreOptions(ordo.command('tail').description('follow the global log live, until Ctrl-C'))
     .option('--filter <type-or-prefix>', 'only events of this type, or of streams starting with this')
     .option('--json', 'one JSON object per line')
     .action((opts) => tail(opts));

@@ -22,5 +22,6 @@ export * from './notifications/notification-delivery.js';
 export * from './notifications/notification-dispatcher.js';
 export * from './notifications/notification-outbox.js';
 export * from './fulfillment/fulfillment.js';
+export { FULFILLMENT_TELEMETRY } from './fulfillment/provider-calls.js';
 export * from './fulfillment/fulfillment-events.js';
 export * from './fulfillment/fulfillment-flow.js';

@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '@ordo/core';
-import { withDatabase, type DatabaseOptions } from '../connection.js';
+import { withEventStore, type EventStoreOptions } from '../event-store-connection.js';
 import { renderTable, toJson } from '../table.js';
 
 /** A stream that `ordo stream` was asked for and that has no events. */
@@ -39,8 +39,8 @@ export function auditEntry(event: RecordedEvent): AuditEntry {
 }
 
 /** `ordo stream <name>`: a stream's history as an audit trail. */
-export async function stream(name: string, options: DatabaseOptions & { json?: boolean }): Promise<void> {
-  await withDatabase(options, async ({ store }) => {
+export async function stream(name: string, options: EventStoreOptions & { json?: boolean }): Promise<void> {
+  await withEventStore(options, async (store) => {
     const read = await store.readStream(name);
     if (read.version === null) throw new NoSuchStreamError(`Stream "${name}" does not exist`);
     const entries = read.events.map(auditEntry);

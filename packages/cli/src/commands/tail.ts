@@ -1,9 +1,9 @@
 import type { RecordedEvent } from '@ordo/core';
-import { withDatabase, type DatabaseOptions } from '../connection.js';
+import { withEventStore, type EventStoreOptions } from '../event-store-connection.js';
 import { auditEntry, compact } from './stream.js';
 
 /** Options of `ordo tail`. */
-export interface TailOptions extends DatabaseOptions {
+export interface TailOptions extends EventStoreOptions {
   /** An event type, or a stream name prefix. */
   filter?: string;
   json?: boolean;
@@ -16,7 +16,7 @@ export function passes(event: RecordedEvent, filter: string | undefined): boolea
 
 /** `ordo tail`: follows the global log from its head, one line per event, until SIGINT. */
 export async function tail(options: TailOptions): Promise<void> {
-  await withDatabase(options, async ({ store }) => {
+  await withEventStore(options, async (store) => {
     const head = await store.headPosition();
     await new Promise<void>((resolve, reject) => {
       const subscription = store.subscribeToAll({

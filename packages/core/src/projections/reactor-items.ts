@@ -3,6 +3,16 @@
  * running, or waiting for its due time. Only running items hold a slot. Knows no I/O but timers.
  */
 
+/** One partition's work in hand. */
+export interface PartitionCounts {
+  /** Steps running now. */
+  inFlight: number;
+  /** Keys waiting for a free slot. */
+  ready: number;
+  /** Keys waiting for their due time. */
+  due: number;
+}
+
 /** Where an item is. */
 export type ItemPhase = 'ready' | 'running' | 'waiting';
 
@@ -88,14 +98,23 @@ export class ReactorItems {
     this.pump(item.partition);
   }
 
-  /** Counts for the status: running by partition, ready, and waiting for a due time. */
-  counts(): { inFlight: Record<string, number>; ready: number; due: number } {
+  /** Counts for the status: running by partition, ready, and waiting for a due time, in all and per partition. */
+  counts(): { inFlight: Record<string, number>; ready: number; due: number; partitions: Record<string, PartitionCounts> } {
     const inFlight: Record<string, number> = {};
-    for (const [partition, n] of this.running) if (n > 0) inFlight[partition] = n;
+    const partitions: Record<string, PartitionCounts> = {};
+    const of = (partition: string) => (partitions[partition] ??= { inFlight: 0, ready: 0, due: 0 });
+    // Partitions that have run keep a running count (possibly 0), so an idle one still reports zeros.
+    for (const [partition, n] of this.running) {
+      of(partition).inFlight = n;
+      if (n > 0) inFlight[partition] = n;
+    }
     let ready = 0;
-    for (const queue of this.ready.values()) ready += queue.length;
-    const due = [...this.items.values()].filter((i) => i.phase === 'waiting').length;
-    return { inFlight, ready, due };
+    let due = 0;
+    for (const item of this.items.values()) {
+      if (item.phase === 'ready') (ready++, of(item.partition).ready++);
+      else if (item.phase === 'waiting') (due++, of(item.partition).due++);
+    }
+    return { inFlight, ready, due, partitions };
   }
 
   /** Forgets everything and clears every timer (on stop: a restart derives it all again from the log). */

@@ -2,7 +2,8 @@ import type { RecordedEvent } from '../events.js';
 import type { EventStore } from '../store/event-store.js';
 import { type CheckpointStore, MemoryCheckpointStore } from './checkpoints.js';
 import { LowWaterMarkCheckpoints } from './reactor-checkpoints.js';
-import { ReactorItems, type ReactorItem } from './reactor-items.js';
+import { ReactorItems, type PartitionCounts, type ReactorItem } from './reactor-items.js';
+export type { PartitionCounts } from './reactor-items.js';
 import { createProjectionRunner, ProjectionTimeoutError, type ProjectionRunner } from './runner.js';
 
 /**
@@ -62,6 +63,8 @@ export interface ReactorStatus {
   ready: number;
   /** Keys waiting for their due time (a retry, a timeout): they hold no slot. */
   due: number;
+  /** In flight, ready and due per partition: every partition that has items or has run since the start. */
+  partitions: Record<string, PartitionCounts>;
   /** The stored low-water mark. */
   checkpoint: bigint | null;
   /** The last step that threw, if any since the start. */

@@ -26,6 +26,9 @@ export const ATTR = {
   fromPosition: 'ordo.position.from',
   toPosition: 'ordo.position.to',
   state: 'ordo.projection.state',
+  reactor: 'ordo.reactor',
+  partition: 'ordo.reactor.partition',
+  reactorState: 'ordo.reactor.state',
 } as const;
 
 /** A stream's category: the part of its name before the first `-` (`order-42` → `order`). */

@@ -6,3 +6,5 @@ export { instrumentStore, STORE_METRICS, type InstrumentStoreOptions } from './i
 export { COMMAND_METRICS, type CommandOutcome } from './command-telemetry.js';
 export { instrumentProjection, PROJECTION_METRICS } from './instrument-projection.js';
 export { observeProjectionRunners, RUNNER_METRICS, type ObservableRunner } from './runner-metrics.js';
+export { observeReactors, REACTOR_METRICS, type ObservableReactor } from './reactor-metrics.js';
+export { effectTelemetry, type EffectSpan, type EffectSpanOptions, type EffectTelemetry } from './effect-telemetry.js';

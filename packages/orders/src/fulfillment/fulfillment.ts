@@ -3,10 +3,13 @@ import {
   type CommandHandler,
   createCommandHandler,
   createReactor,
+  effectTelemetry,
+  type EventMetadata,
   type EventStore,
   type ProjectionRunner,
   type ReactionStep,
   type Reactor,
+  type TelemetryOptions,
 } from '@ordo/core';
 import type { Order } from '../order/order-decider.js';
 import { createOrderService, type OrderService } from '../order/order-service.js';
@@ -64,6 +67,11 @@ export interface FulfillmentOptions {
   checkpoints?: CheckpointStore<unknown>;
   /** Checkpoint key. Default `fulfillment`. */
   name?: string;
+  /**
+   * A span per provider call (see FULFILLMENT_TELEMETRY), linked to the writer of the status change
+   * that asked for it. Default: none, and `@opentelemetry/api` is not loaded.
+   */
+  telemetry?: TelemetryOptions;
 }
 
 /** An order waiting for the provider. */
@@ -113,8 +121,19 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
   const facts = createCommandHandler({ store, decider: fulfillmentFactsDecider });
   /** Orders in `submitting`, as the log read since the checkpoint says. */
   const submitting = new Map<string, PendingSubmission>();
+  /** Metadata of the change that put each order in `submitting`: its provider call's span links to it. */
+  const causes = new Map<string, EventMetadata | undefined>();
   let reactor: Reactor | undefined;
-  const calls = createProviderCalls({ provider: options.provider, orders, facts, clock, actor: ACTOR, onAnswerKept: (orderId) => reactor?.wake(orderId) });
+  const calls = createProviderCalls({
+    provider: options.provider,
+    orders,
+    facts,
+    clock,
+    actor: ACTOR,
+    onAnswerKept: (orderId) => reactor?.wake(orderId),
+    telemetry: effectTelemetry(options.telemetry),
+    causeOf: (orderId) => causes.get(orderId),
+  });
 
   const { react, tick } = flowSteps({ orders, facts, submitting, calls, clock, policy });
 
@@ -128,8 +147,13 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
       streamPrefixes: ['order-'],
       route(event) {
         const change = event.data as OrderStatusChanged;
-        if (change.to === 'submitting') submitting.set(change.orderId, { orderId: change.orderId, attempt: change.attempt ?? 1, since: change.at });
-        else submitting.delete(change.orderId);
+        if (change.to === 'submitting') {
+          submitting.set(change.orderId, { orderId: change.orderId, attempt: change.attempt ?? 1, since: change.at });
+          causes.set(change.orderId, event.metadata);
+        } else {
+          submitting.delete(change.orderId);
+          causes.delete(change.orderId);
+        }
         return { key: change.orderId, partition: 'provider' };
       },
       react: (orderId) => react(orderId),
@@ -149,6 +173,7 @@ export function createFulfillment(options: FulfillmentOptions): Fulfillment {
       const calling = calls.stop();
       await running.stop();
       submitting.clear();
+      causes.clear();
       await calling;
     },
     tick,

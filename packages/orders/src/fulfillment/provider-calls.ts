@@ -1,5 +1,6 @@
-import type { CommandHandler } from '@ordo/core';
+import type { CommandHandler, EffectTelemetry, EventMetadata } from '@ordo/core';
 import { isInvalidTransitionError } from '../order/lifecycle.js';
+import type { Order } from '../order/order-decider.js';
 import type { OrderService } from '../order/order-service.js';
 import { type FulfillmentEvent, type FulfillmentFactCommand, type FulfillmentFacts, fulfillmentStream } from './fulfillment-events.js';
 import { fulfillmentKey, type FulfillmentProvider } from './fulfillment.js';
@@ -22,7 +23,22 @@ export interface ProviderCallsOptions {
   actor: string;
   /** Told when an answer could not be recorded (a store error): its step should run again soon. */
   onAnswerKept(orderId: string): void;
+  /** A span per call (see FULFILLMENT_TELEMETRY). */
+  telemetry: EffectTelemetry;
+  /** Metadata of the event that put the order in `submitting`, if known: the call's span links to its writer. */
+  causeOf(orderId: string): EventMetadata | undefined;
 }
+
+/** Span name and attributes of a provider call's span. */
+export const FULFILLMENT_TELEMETRY = {
+  /** Span `submit order`, one per provider call (a lookup on resume included), until its answer is recorded. */
+  callSpan: 'submit order',
+  orderId: 'ordo.order.id',
+  attempt: 'ordo.fulfillment.attempt',
+  resumed: 'ordo.fulfillment.resumed',
+  /** `accepted`, `found` (a lookup on resume found the request), `refused`, or `stopped` (the answer came after a stop and is not written). */
+  outcome: 'ordo.outcome',
+} as const;
 
 /** What the provider answered for one call. */
 type Answer = { requestId: string } | { refusal: string };
@@ -51,20 +67,28 @@ export function createProviderCalls(options: ProviderCallsOptions) {
   async function call(orderId: string, attempt: number, resumed: boolean, entry: Call, askedProvider: () => void, started: number) {
     const order = await orders.getOrder(orderId);
     if (order.status !== 'submitting' || order.submissionAttempts !== attempt || started !== generation) return askedProvider();
-    const idempotencyKey = fulfillmentKey(orderId);
-    let requestId: string;
     entry.waiting = true;
     askedProvider();
-    let answer: Answer;
+    const T = FULFILLMENT_TELEMETRY;
+    const attributes = { [T.orderId]: orderId, [T.attempt]: attempt, [T.resumed]: resumed };
+    await options.telemetry.trace(T.callSpan, { attributes, cause: options.causeOf(orderId), kind: 'client' }, async (span) => {
+      const { answer, found } = await ask(orderId, order, attempt, resumed);
+      entry.waiting = false;
+      const stopped = started !== generation; // stopped meanwhile: the next process manager asks again
+      span.setAttributes({ [T.outcome]: stopped ? 'stopped' : 'refusal' in answer ? 'refused' : found ? 'found' : 'accepted' });
+      if (!stopped) await record(orderId, attempt, answer).catch(() => options.onAnswerKept(orderId));
+    });
+  }
+
+  /** Asks the provider: a lookup first when resuming (if it can), else a submission. Never throws. */
+  async function ask(orderId: string, order: Order, attempt: number, resumed: boolean): Promise<{ answer: Answer; found: boolean }> {
+    const idempotencyKey = fulfillmentKey(orderId);
     try {
       const known = resumed && provider.lookup ? await provider.lookup(idempotencyKey) : undefined;
-      answer = known ?? (await provider.submit(order, { idempotencyKey, attempt }));
+      return { answer: known ?? (await provider.submit(order, { idempotencyKey, attempt })), found: known !== undefined };
     } catch (error) {
-      answer = { refusal: describe(error) };
+      return { answer: { refusal: describe(error) }, found: false };
     }
-    entry.waiting = false;
-    if (started !== generation) return; // stopped meanwhile: the next process manager asks again
-    await record(orderId, attempt, answer).catch(() => options.onAnswerKept(orderId));
   }
 
   return {

@@ -4,10 +4,15 @@ import {
   type CommandHandler,
   createCommandHandler,
   createReactor,
+  type EffectTelemetry,
+  effectTelemetry,
+  type EventMetadata,
   type EventStore,
   type ProjectionRunner,
   type ReactionStep,
+  type Reactor,
   type ReactorStatus,
+  type TelemetryOptions,
 } from '@ordo/core';
 import {
   type DeliveryAction,
@@ -53,7 +58,24 @@ export interface NotificationDispatcherOptions {
   /** Clock. */
   now?: () => Date;
   random?: () => number;
+  /**
+   * A span per delivery attempt and a dead-letter counter per channel (see NOTIFICATION_TELEMETRY).
+   * Default: none, and `@opentelemetry/api` is not loaded.
+   */
+  telemetry?: TelemetryOptions;
 }
+
+/** Span and metric names of the dispatcher's telemetry, and their attributes. */
+export const NOTIFICATION_TELEMETRY = {
+  /** Span `deliver <channel>`, one per attempt: claim, send, record. */
+  deliverSpan: 'deliver',
+  /** Counter of notifications this dispatcher dead-lettered, by channel. */
+  deadLetters: 'ordo.notification.dead_letters',
+  key: 'ordo.notification.key',
+  channel: 'ordo.notification.channel',
+  attempt: 'ordo.notification.attempt',
+  outcome: 'ordo.outcome',
+} as const;
 
 /** Counts since the dispatcher was created. */
 export interface DispatcherStats {
@@ -79,6 +101,8 @@ export interface NotificationDispatcher {
   status(): ReactorStatus;
   /** The projection runner reading the log for it: its `status()` says when it is retrying an outage. */
   readonly runner: ProjectionRunner;
+  /** The reactor it runs on (partitions are channels): hand it to `observeReactors` or `ordoHealth`. */
+  readonly reactor: Reactor;
 }
 
 let instances = 0;
@@ -109,7 +133,7 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
   };
   const handler = createCommandHandler({ store: options.store, decider: notificationDeliveryDecider });
   const stats: DispatcherStats = { sent: 0, failedAttempts: 0, deadLettered: 0, inFlight: 0 };
-  const step = deliveryStep(handler, options.sender, config, stats);
+  const step = deliveryStep(handler, options.sender, config, stats, effectTelemetry(options.telemetry));
   const reactor = createReactor({
     store: options.store,
     ...(options.checkpoints && { checkpoints: options.checkpoints }),
@@ -133,6 +157,7 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
     waitUntilIdle: (opts) => reactor.waitUntilIdle(opts),
     status: () => reactor.status(),
     runner: reactor.runner,
+    reactor,
   };
 }
 
@@ -147,12 +172,12 @@ interface DeliveryConfig {
 }
 
 /** One reactor step for a notification stream: record an outcome kept from before, or do what is due. */
-function deliveryStep(handler: Handler, sender: Sender, config: DeliveryConfig, stats: DispatcherStats) {
-  /** Outcomes the store refused to record (an outage): the next step of that stream records them first. */
-  const unrecorded = new Map<string, Outcome>();
+function deliveryStep(handler: Handler, sender: Sender, config: DeliveryConfig, stats: DispatcherStats, telemetry: EffectTelemetry) {
+  /** Outcomes the store refused to record (an outage), with their channel: the next step of that stream records them first. */
+  const unrecorded = new Map<string, { outcome: Outcome; channel: string }>();
 
-  async function record(stream: string, outcome: Outcome): Promise<NotificationState> {
-    unrecorded.set(stream, outcome);
+  async function record(stream: string, outcome: Outcome, channel: string): Promise<NotificationState> {
+    unrecorded.set(stream, { outcome, channel });
     const attempt = outcome.type === 'DeadLetter' ? outcome.attempts : outcome.attempt;
     const result = await handler.handle(stream, outcome, {
       commandId: `${outcome.type}:${attempt}:${'dispatcher' in outcome ? outcome.dispatcher : 'expired'}`,
@@ -163,19 +188,34 @@ function deliveryStep(handler: Handler, sender: Sender, config: DeliveryConfig, 
     if (!result.noop && !result.duplicate) {
       if (outcome.type === 'RecordSent') stats.sent++;
       else if (outcome.type === 'RecordFailure') stats.failedAttempts++;
-      else stats.deadLettered++;
+      else {
+        stats.deadLettered++;
+        await telemetry.count(NOTIFICATION_TELEMETRY.deadLetters, 'Notifications dead-lettered by this dispatcher', { [NOTIFICATION_TELEMETRY.channel]: channel });
+      }
     }
     return result.state;
   }
 
-  async function attempt(stream: string, request: NotificationRequest, n: number): Promise<ReactionStep> {
+  /** One attempt in a span `deliver <channel>`, linked to the request's writer. */
+  function tracedAttempt(stream: string, request: NotificationRequest, n: number, cause: EventMetadata | undefined): Promise<ReactionStep> {
+    const T = NOTIFICATION_TELEMETRY;
+    const attributes = { [T.key]: request.dedupeKey, [T.channel]: request.channel, [T.attempt]: n, 'ordo.stream': stream };
+    return telemetry.trace(`${T.deliverSpan} ${request.channel}`, { attributes, cause, kind: 'client' }, (span) =>
+      attempt(stream, request, n, (outcome) => span.setAttributes({ [T.outcome]: outcome })),
+    );
+  }
+
+  async function attempt(stream: string, request: NotificationRequest, n: number, settle: (outcome: string) => void): Promise<ReactionStep> {
     const leaseUntil = new Date(config.now().getTime() + config.leaseMs).toISOString();
     const claim = await handler.handle(
       stream,
       { type: 'ClaimAttempt', attempt: n, dispatcher: config.instance, leaseUntil, at: config.now().toISOString() },
       { commandId: `ClaimAttempt:${n}:${config.instance}`, actor: 'notification-dispatcher', metadata: { dispatcher: config.instance } },
     );
-    if (claim.noop) return toStep(nextDeliveryAction(claim.state, config.now(), config.policy)); // another dispatcher moved first
+    if (claim.noop) {
+      settle('claimed-elsewhere'); // another dispatcher moved first
+      return toStep(nextDeliveryAction(claim.state, config.now(), config.policy));
+    }
     // Not cut short by a stop: the outcome is recorded either way, so a restart need not wait out the lease.
     const failure = await sendWithin(sender, request, n, config.sendTimeoutMs);
     const { instance: dispatcher } = config;
@@ -185,18 +225,19 @@ function deliveryStep(handler: Handler, sender: Sender, config: DeliveryConfig, 
         : n >= config.policy.maxAttempts
           ? { type: 'DeadLetter', attempts: n, lastError: failure, dispatcher }
           : { type: 'RecordFailure', attempt: n, dispatcher, error: failure, retryAt: retryTime(config.now(), n, config.backoff, config.random).toISOString() };
-    return toStep(nextDeliveryAction(await record(stream, outcome), config.now(), config.policy));
+    settle(outcome.type === 'RecordSent' ? 'sent' : outcome.type === 'DeadLetter' ? 'dead-lettered' : 'failed');
+    return toStep(nextDeliveryAction(await record(stream, outcome, request.channel), config.now(), config.policy));
   }
 
   return async function react(stream: string): Promise<ReactionStep> {
     const kept = unrecorded.get(stream);
-    if (kept) await record(stream, kept);
-    const { state } = await handler.load(stream);
+    if (kept) await record(stream, kept.outcome, kept.channel);
+    const { state, events } = await handler.load(stream);
     const action = nextDeliveryAction(state, config.now(), config.policy);
-    if (action.kind === 'attempt') return attempt(stream, state.request!, action.attempt);
+    if (action.kind === 'attempt') return tracedAttempt(stream, state.request!, action.attempt, events[0]?.metadata);
     if (action.kind === 'dead-letter') {
       const at = config.now().toISOString();
-      await record(stream, { type: 'DeadLetter', attempts: action.attempts, lastError: action.lastError, at });
+      await record(stream, { type: 'DeadLetter', attempts: action.attempts, lastError: action.lastError, at }, state.request!.channel);
       return { settled: true };
     }
     return toStep(action);

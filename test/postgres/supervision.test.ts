@@ -140,6 +140,8 @@ describe('a 5-second PostgreSQL outage under live projections', () => {
     console.log(`outage: ${Date.now() - started} ms, health during it: ${outage.status}`);
 
     await waitUntil(async () => (await count(pool, `select count(*) as n from ${schema}.order_numbers`)) === 30, 'every order numbered', 60_000);
+    // The requests projection appends after the orders; the outbox table follows those appends.
+    await waitUntil(async () => (await count(pool, `select count(*) as n from ${schema}.notification_outbox`)) === 30, 'every request in the outbox', 60_000);
     await Promise.all(runners.map((r) => r.waitUntilCaughtUp({ timeoutMs: 60_000 })));
     await waitUntil(() => runners.every((r) => r.status().state === 'running'), 'every runner to report running', 30_000);
 

@@ -27,16 +27,36 @@ export interface Connection {
 }
 
 export function connect(options: ConnectionOptions): Connection {
-  if (options.pool) return { pool: options.pool, owned: false };
+  if (options.pool) {
+    hearClientErrors(options.pool);
+    return { pool: options.pool, owned: false };
+  }
   if (typeof options.connectionString === 'string' && options.connectionString.length > 0) {
     const pool = new pg.Pool({ ...options.poolConfig, connectionString: options.connectionString });
     // An idle connection that dies (a server restart, a terminated backend) is dropped by the pool
     // and replaced on the next check-out. The pool reports it as an 'error' event, which would
     // crash the process if nobody listened; it is logged, not swallowed.
     pool.on('error', (error) => options.logger?.warn({ err: error }, 'idle PostgreSQL connection lost; the pool replaces it'));
+    hearClientErrors(pool);
     return { pool, owned: true };
   }
   throw new TypeError('Give either `pool` (a pg.Pool) or `connectionString`');
+}
+
+const heard = new WeakSet<pg.Pool>();
+
+/**
+ * Gives every client the pool makes an 'error' listener of its own. A checked-out client is heard
+ * by whoever checked it out, but only from the moment their code runs again: a connection that dies
+ * in between (a server shutting down) would emit an unheard 'error' and crash the process. The
+ * failure itself still reaches the caller through the query it breaks, and the pool drops the client.
+ */
+function hearClientErrors(pool: pg.Pool): void {
+  if (heard.has(pool)) return;
+  heard.add(pool);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
 }
 
 /**

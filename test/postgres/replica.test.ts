@@ -51,13 +51,21 @@ async function replicatedStore() {
     },
     /** Calls the append function inside a transaction left open on `client`. */
     async appendInOpenTransaction(client: pg.Client, stream: string, events: NewEvent[]) {
-      await client.query('begin');
-      const { rows } = await client.query<{ status: string; last_position: string }>(
-        `select status, last_position from "${schema}".append_events($1, 'any', null, $2::uuid[], $3::text[], $4::json[], $5::json[])`,
-        [stream, events.map((e) => e.id), events.map((e) => e.type), events.map((e) => JSON.stringify(e.data)), events.map(() => '{}')],
-      );
-      expect(rows[0]!.status).toBe('ok');
-      return BigInt(rows[0]!.last_position);
+      // Writers racing it may draw positions at the same moment ('interleaved'): nothing was
+      // written, and the store would run it again; so does this.
+      for (let attempt = 1; ; attempt++) {
+        await client.query('begin');
+        const { rows } = await client.query<{ status: string; last_position: string }>(
+          `select status, last_position from "${schema}".append_events($1, 'any', null, $2::uuid[], $3::text[], $4::json[], $5::json[])`,
+          [stream, events.map((e) => e.id), events.map((e) => e.type), events.map((e) => JSON.stringify(e.data)), events.map(() => '{}')],
+        );
+        if (rows[0]!.status === 'interleaved' && attempt < 20) {
+          await client.query('rollback');
+          continue;
+        }
+        expect(rows[0]!.status).toBe('ok');
+        return BigInt(rows[0]!.last_position);
+      }
     },
     /** Rows the replica has replayed, committed ones only, without the horizon: what a naive reader sees. */
     async replayedRows(): Promise<number> {

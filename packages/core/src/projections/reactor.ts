@@ -169,9 +169,16 @@ export function createReactor(options: ReactorOptions): Reactor {
     },
     async waitUntilIdle({ timeoutMs = 30_000, includeDue = true } = {}) {
       const deadline = Date.now() + timeoutMs;
-      await runner.waitUntilCaughtUp({ timeoutMs });
-      if (idle(includeDue)) return;
-      await idleWaiters.wait(includeDue, deadline - Date.now(), () => new ProjectionTimeoutError(reaction.name, runner.position, timeoutMs));
+      const timedOut = () => new ProjectionTimeoutError(reaction.name, runner.position, timeoutMs);
+      // A step's own appends reach the reactor through the log after the step ends: idle counts
+      // only once the log did not move while the reactor caught up and ran out of work.
+      for (;;) {
+        const head = await store.headPosition();
+        await runner.waitUntilCaughtUp({ timeoutMs: Math.max(1, deadline - Date.now()) });
+        if (!idle(includeDue)) await idleWaiters.wait(includeDue, deadline - Date.now(), timedOut);
+        if ((await store.headPosition()) === head) return;
+        if (Date.now() >= deadline) throw timedOut();
+      }
     },
   };
 }

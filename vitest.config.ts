@@ -7,6 +7,7 @@ const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 export default defineConfig({
   resolve: {
     alias: [
+      { find: /^@ordo\/core\/testing\/race$/, replacement: src('./packages/core/src/testing/race/index.ts') },
       { find: /^@ordo\/core\/testing\/contract$/, replacement: src('./packages/core/src/testing/contract/index.ts') },
       { find: /^@ordo\/core\/testing$/, replacement: src('./packages/core/src/testing/index.ts') },
       { find: /^@ordo\/core$/, replacement: src('./packages/core/src/index.ts') },

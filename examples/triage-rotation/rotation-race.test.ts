@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
-import { raceCommands, raceProperty } from '@ordo/core/testing';
+import { raceCommands, raceProperty } from '@ordo/core/testing/race';
 import { rotationDecider, rotationStream, type Rotation, type RotationCommand } from './rotation.js';
 
 const at = '2026-11-23T08:00:00.000Z';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { it } from 'vitest';
 import { EventStoreDBEventStore } from '@ordo/eventstoredb';
-import { storeModelProperty } from '@ordo/core/testing';
+import { storeModelProperty } from '@ordo/core/testing/race';
 import { inProcessServer } from './support.js';
 
 const server = inProcessServer();

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { raceCommands, raceProperty } from '@ordo/core/testing';
+import { raceCommands, raceProperty } from '@ordo/core/testing/race';
 import { createOrderDecider, orderStream, type OrderCommand } from '@ordo/orders';
 import { createTestStore } from '../support/postgres.js';
 

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryEventStore, WrongExpectedVersionError, type Decider, type EventStore, type NewEvent } from '@ordo/core';
-import { raceCommands, raceProperty, RaceViolationError } from '@ordo/core/testing';
+import { raceCommands, raceProperty, RaceViolationError } from '@ordo/core/testing/race';
 
 type TallyCommand = { type: 'add'; amount: number } | { type: 'reset' };
 type TallyEvent = { type: 'Added'; data: { amount: number; total: number } } | { type: 'Reset'; data: { from: number } };

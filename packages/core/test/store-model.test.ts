@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryEventStore, type EventStore } from '@ordo/core';
-import { storeModelProperty } from '@ordo/core/testing';
+import { storeModelProperty } from '@ordo/core/testing/race';
 
 function broken(change: (store: MemoryEventStore) => EventStore['appendToStream']): () => EventStore {
   return () => {

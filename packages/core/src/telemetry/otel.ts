@@ -1,4 +1,4 @@
-import type { Attributes, Link, Meter, Span, SpanContext, SpanOptions, Tracer } from '@opentelemetry/api';
+import type { Link, Meter, Span, SpanOptions, Tracer } from '@opentelemetry/api';
 import { silentLogger, type Logger } from '../logger.js';
 
 /**
@@ -7,12 +7,19 @@ import { silentLogger, type Logger } from '../logger.js';
  * never instruments anything never loads it.
  */
 
+/**
+ * An OpenTelemetry `Tracer` or `Meter` of `@opentelemetry/api`. Typed as any object, so that Ordo's
+ * declarations need no OpenTelemetry package installed (it is an optional peer); Ordo uses it as
+ * the API's type.
+ */
+export type OtelInstrument = object;
+
 /** What instrumentation records to. Anything left out comes from the global OpenTelemetry API, if installed. */
 export interface TelemetryOptions {
-  /** Default: `trace.getTracer('@ordo/core')` from `@opentelemetry/api`, when installed. */
-  tracer?: Tracer;
-  /** Default: `metrics.getMeter('@ordo/core')` from `@opentelemetry/api`, when installed. */
-  meter?: Meter;
+  /** A `Tracer`. Default: `trace.getTracer('@ordo/core')` from `@opentelemetry/api`, when installed. */
+  tracer?: OtelInstrument;
+  /** A `Meter`. Default: `metrics.getMeter('@ordo/core')` from `@opentelemetry/api`, when installed. */
+  meter?: OtelInstrument;
   /** Where retries and conflicts are logged (at debug). Default: silent. */
   logger?: Logger;
 }
@@ -41,11 +48,13 @@ function loadApi(): Promise<OtelApi | null> {
 /** Resolves what `options` leaves out from the global API (loaded on first call only). */
 export async function resolveTelemetry(options: TelemetryOptions = {}): Promise<ResolvedTelemetry> {
   const logger = options.logger ?? silentLogger;
-  if (options.tracer && options.meter) return { tracer: options.tracer, meter: options.meter, logger };
+  const tracer = options.tracer as Tracer | undefined;
+  const meter = options.meter as Meter | undefined;
+  if (tracer && meter) return { tracer, meter, logger };
   const api = await loadApi();
   return {
-    tracer: options.tracer ?? api?.trace.getTracer(INSTRUMENTATION_NAME) ?? null,
-    meter: options.meter ?? api?.metrics.getMeter(INSTRUMENTATION_NAME) ?? null,
+    tracer: tracer ?? api?.trace.getTracer(INSTRUMENTATION_NAME) ?? null,
+    meter: meter ?? api?.metrics.getMeter(INSTRUMENTATION_NAME) ?? null,
     logger,
   };
 }
@@ -83,5 +92,19 @@ export function isRealSpanContext(context: SpanContext): boolean {
   return /^[0-9a-f]{32}$/.test(context.traceId) && !/^0+$/.test(context.traceId) && !/^0+$/.test(context.spanId);
 }
 
+/**
+ * Span and metric attributes as Ordo records them: plain values. Declared here, not taken from
+ * `@opentelemetry/api`, so that Ordo's public types need no OpenTelemetry package installed.
+ */
+export type Attributes = Record<string, string | number | boolean | undefined>;
+
+/** The identity of a span, as trace context in event metadata carries it (the API's `SpanContext` fits it). */
+export interface SpanContext {
+  traceId: string;
+  spanId: string;
+  traceFlags: number;
+  isRemote?: boolean;
+}
+
 /** Re-exported types, so the rest of the kernel imports OpenTelemetry types from one file. */
-export type { Attributes, Link, Meter, Span, SpanContext, Tracer };
+export type { Link, Meter, Span, Tracer };

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { raceCommands, raceProperty } from '@ordo/core/testing';
+import { raceCommands, raceProperty } from '@ordo/core/testing/race';
 import { createOrderDecider, defaultLifecycle, orderStream, type OrderCommand, type OrderState } from '@ordo/orders';
 import { AT, placeCommand } from './fixtures.js';
 

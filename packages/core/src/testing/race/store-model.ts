@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { v4 as uuidv4 } from 'uuid';
-import type { NewEvent, RecordedEvent } from '../events.js';
-import type { EventStore, ExpectedVersion } from '../store/event-store.js';
-import { MemoryEventStore } from '../store/memory-store.js';
+import type { NewEvent, RecordedEvent } from '../../events.js';
+import type { EventStore, ExpectedVersion } from '../../store/event-store.js';
+import { MemoryEventStore } from '../../store/memory-store.js';
 
 /**
  * Model-based testing of an event store: random sequences of appends (every expected-version mode,

@@ -11,7 +11,8 @@
  *   + streams     and a row per stream (the expected version without scanning events)
  *   function, writes only   the same writes from a PL/pgSQL function taking arrays
  *   append_events v2        the store's function as migration 2 left it (nested step functions)
- *   append_events v3        the store's function now (migration 3)
+ *   append_events v3        the store's function for batches (migration 3)
+ *   append_event v4         the store's one-event function (migration 4)
  *   NOTIFY                  the wake-up the store sends after appends (its own statement)
  *
  * Rounds are interleaved (3); the median and the spread are printed. A server is started as for
@@ -29,6 +30,9 @@ const META = `'{"correlationId":"bench","actor":"bench"}'`;
 const COLUMNS = `(stream, version, id, type, data, metadata) values (gen_random_uuid()::text, 0, gen_random_uuid(), 'ItemAdded', ${DATA}, ${META})`;
 const appendCall = (schema: string) =>
   `select * from ${schema}.append_events(gen_random_uuid()::text, 'no_stream', null, array[gen_random_uuid()], array['ItemAdded'], array[${DATA}::json], array[${META}::json], false)`;
+
+const oneEventCall = (schema: string) =>
+  `select * from ${schema}.append_event(gen_random_uuid()::text, 'no_stream', null, gen_random_uuid(), 'ItemAdded', ${DATA}::json, ${META}::json, false)`;
 
 const SETUP = `
 create table bare (global_position bigint generated always as identity, stream text not null, version bigint not null, id uuid not null, type text not null, data json not null, metadata json not null, recorded_at timestamptz not null default now(), unique (stream, version));
@@ -55,6 +59,7 @@ const VARIANTS: [string, string][] = [
   ['function, writes only', `select writes_only(gen_random_uuid()::text, array[gen_random_uuid()], array['ItemAdded'], array[${DATA}::json], array[${META}::json])`],
   ['append_events v2', appendCall('v2')],
   ['append_events v3', appendCall('v3')],
+  ['append_event v4 (one event, plain arguments)', oneEventCall('v4')],
   ['NOTIFY sent after an append', `select pg_notify('ordo_bench', '')`],
 ];
 
@@ -70,7 +75,7 @@ async function main() {
   await client.connect();
   try {
     await client.query(SETUP);
-    for (const [schema, upTo] of [['v2', 2], ['v3', 3]] as const) {
+    for (const [schema, upTo] of [['v2', 2], ['v3', 3], ['v4', 4]] as const) {
       await client.query(`create schema ${schema}`);
       for (const m of STORE_MIGRATIONS.slice(0, upTo)) await client.query(m.sql(schemaNames(schema)));
     }

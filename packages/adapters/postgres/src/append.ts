@@ -5,7 +5,7 @@ import {
   StoreUnavailableError,
   WrongExpectedVersionError,
   sleep,
-  validateAppend,
+  serializeAppend,
   type AppendLimits,
   type AppendOptions,
   type AppendResult,
@@ -14,6 +14,9 @@ import {
 } from '@ordo/core';
 import { STORE_TYPES, asDatabaseError, isTransient, sqlState, withClient } from './connection.js';
 import type { SchemaNames } from './schema.js';
+
+/** PostgreSQL's answer to a call of a function that does not exist. */
+const UNDEFINED_FUNCTION = '42883';
 
 /** Tries of one append before its error reaches the caller. */
 export const MAX_APPEND_ATTEMPTS = 20;
@@ -29,6 +32,11 @@ export interface AppendContext {
   retryWindowMs: number;
   /** Called after an append committed, so that listeners are told. */
   appended(): void;
+  /**
+   * False once the database answered that `append_event` does not exist (a schema older than
+   * migration 4, not migrated yet): one-event appends then use `append_events`, as before it.
+   */
+  oneEventFunction: boolean;
 }
 
 /** The answer of an append function: every one has a status, `interleaved` meaning "draw again". */
@@ -106,44 +114,64 @@ interface AppendRow extends AppendStatementRow {
   duplicate_id: string | null;
 }
 
-/** The statement of a single append, named once per schema so that it is prepared once per connection. */
-export function appendStatement({ q, statementKey }: SchemaNames): { name: string; text: string } {
+/** The statements of a single append: one event (plain arguments) or a batch (arrays). */
+export interface AppendStatements {
+  /** `append_event`, for an append of one event. */
+  one: { name: string; text: string };
+  /** `append_events`, for a batch. */
+  many: { name: string; text: string };
+}
+
+/** The statements of a single append, named once per schema so that each is prepared once per connection. */
+export function appendStatements({ q, statementKey }: SchemaNames): AppendStatements {
   return {
-    name: `ordo_append_${statementKey}`,
-    text: `select status, version, last_position, duplicate_id
-             from ${q}.append_events($1, $2, $3, $4::uuid[], $5::text[], $6::json[], $7::json[], $8)`,
+    one: {
+      name: `ordo_append_one_${statementKey}`,
+      text: `select status, version, last_position, duplicate_id
+               from ${q}.append_event($1, $2, $3, $4::uuid, $5, $6::json, $7::json, $8)`,
+    },
+    many: {
+      name: `ordo_append_${statementKey}`,
+      text: `select status, version, last_position, duplicate_id
+               from ${q}.append_events($1, $2, $3, $4::uuid[], $5::text[], $6::json[], $7::json[], $8)`,
+    },
   };
 }
 
 /**
- * `appendToStream` on PostgreSQL: one call of `append_events` (one round trip, one transaction),
- * run by {@link runAppendStatement}. `currentVersion` reads the stream's version for the conflict
- * reported when the stream kept changing under the append.
+ * `appendToStream` on PostgreSQL: one call of `append_event` or `append_events` (one round trip,
+ * one transaction), run by {@link runAppendStatement}. `currentVersion` reads the stream's version
+ * for the conflict reported when the stream kept changing under the append.
  */
 export async function appendToStreamInPostgres(
   context: AppendContext,
-  statement: { name: string; text: string },
+  statements: AppendStatements,
   currentVersion: (stream: string) => Promise<bigint | null>,
   stream: string,
   events: readonly NewEvent[],
   options: AppendOptions,
 ): Promise<AppendResult> {
   const expected = options?.expectedVersion;
-  const valid = validateAppend(stream, events, expected, context.limits);
-  const values = [
-    stream,
-    typeof expected === 'bigint' ? 'version' : expected,
-    typeof expected === 'bigint' ? expected.toString() : null,
-    valid.map((e) => e.id),
-    valid.map((e) => e.type),
-    valid.map((e) => JSON.stringify(e.data)),
-    valid.map((e) => JSON.stringify(e.metadata ?? {})),
-  ];
+  const valid = serializeAppend(stream, events, expected, context.limits);
+  const head = [stream, typeof expected === 'bigint' ? 'version' : expected, typeof expected === 'bigint' ? expected.toString() : null];
+  const one = valid.length === 1 ? valid[0]! : undefined;
+  const batch = [...head, valid.map((e) => e.id), valid.map((e) => e.type), valid.map((e) => e.data), valid.map((e) => e.metadata)];
+  const run = async (client: pg.PoolClient, statement: { name: string; text: string }, values: unknown[]) =>
+    (await client.query<AppendRow>({ ...statement, values, types: STORE_TYPES })).rows[0]!;
   const { row, maybeStored } = await runAppendStatement<AppendRow>(
     context,
     { target: stream, failure: (error) => appendFailure(error, stream, expected, currentVersion) },
-    async (client, exclusive) =>
-      (await client.query<AppendRow>({ ...statement, values: [...values, exclusive], types: STORE_TYPES })).rows[0]!,
+    async (client, exclusive) => {
+      if (one && context.oneEventFunction) {
+        try {
+          return await run(client, statements.one, [...head, one.id, one.type, one.data, one.metadata, exclusive]);
+        } catch (error) {
+          if (sqlState(error) !== UNDEFINED_FUNCTION) throw error;
+          context.oneEventFunction = false;
+        }
+      }
+      return run(client, statements.many, [...batch, exclusive]);
+    },
   );
   switch (row.status) {
     case 'ok':

@@ -8,6 +8,16 @@ import { DEFAULT_SCHEMA, migrateSchema, schemaNames, validateSchemaName, type Sc
 export interface PostgresCheckpointStoreOptions extends ConnectionOptions {
   /** Schema of the `checkpoints` table: the same as the event store's. Default `ordo`. */
   schema?: string;
+  /**
+   * Whether a {@link PostgresCheckpointStore.transaction} waits for its commit to be flushed to
+   * disk. Default `false`: the commit is asynchronous (`synchronous_commit = off` for that
+   * transaction only), so the next batch does not wait for a flush. This is safe for read models
+   * kept with their checkpoint: a server crash can lose only the last few such transactions whole,
+   * read-model writes and checkpoint together, and the projection handles those events again from
+   * the log. Set `true` when the transaction's work must be durable the moment it returns (for
+   * example, it answers a caller outside the projection).
+   */
+  synchronousCommit?: boolean;
 }
 
 /**
@@ -26,6 +36,7 @@ export class PostgresCheckpointStore implements CheckpointStore<pg.PoolClient> {
   readonly schema: string;
   private readonly ownsPool: boolean;
   private readonly names: SchemaNames;
+  private readonly synchronousCommit: boolean;
 
   /**
    * @throws ValidationError for a bad schema name.
@@ -37,6 +48,7 @@ export class PostgresCheckpointStore implements CheckpointStore<pg.PoolClient> {
     const connection = connect(options);
     this.pool = connection.pool;
     this.ownsPool = connection.owned;
+    this.synchronousCommit = options.synchronousCommit ?? false;
   }
 
   /** Creates or upgrades the schema; the same migrations as `PostgresEventStore.migrate()`. */
@@ -94,7 +106,8 @@ export class PostgresCheckpointStore implements CheckpointStore<pg.PoolClient> {
         // then finds the checkpoint moved. Sent with the BEGIN in one round trip (the values are
         // inlined as literals: a multi-statement query takes no parameters).
         // The driver answers a multi-statement query with one result per statement: the CAS's is last.
-        const results = (await client.query(beginAndCas(client, this.names, name, position, expected))) as unknown as pg.QueryResult[];
+        const begin = beginAndCas(client, this.names, name, position, expected, this.synchronousCommit);
+        const results = (await client.query(begin)) as unknown as pg.QueryResult[];
         if (results[results.length - 1]!.rowCount !== 1) {
           await client.query('rollback');
           throw new CheckpointConflictError(name, expected, await readPosition(client, this.names, name));
@@ -123,10 +136,21 @@ function casStatement({ q }: SchemaNames, expected: bigint | null): string {
     : `update ${q}.checkpoints set position = $2, updated_at = now() where name = $1 and position = $3`;
 }
 
-/** `begin` and the compare-and-set as one simple query (values inlined as escaped literals). */
-function beginAndCas(client: pg.PoolClient, names: SchemaNames, name: string, position: bigint, expected: bigint | null): string {
+/**
+ * `begin`, the commit's durability and the compare-and-set as one simple query (values inlined as
+ * escaped literals).
+ */
+function beginAndCas(
+  client: pg.PoolClient,
+  names: SchemaNames,
+  name: string,
+  position: bigint,
+  expected: bigint | null,
+  synchronousCommit: boolean,
+): string {
   const values = casValues(name, position, expected).map((v) => client.escapeLiteral(String(v)));
-  return `begin; ${casStatement(names, expected).replace(/\$(\d)/g, (_, i: string) => values[Number(i) - 1]!)}`;
+  const cas = casStatement(names, expected).replace(/\$(\d)/g, (_, i: string) => values[Number(i) - 1]!);
+  return `begin; ${synchronousCommit ? '' : 'set local synchronous_commit = off; '}${cas}`;
 }
 
 function casValues(name: string, position: bigint, expected: bigint | null): unknown[] {

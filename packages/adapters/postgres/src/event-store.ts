@@ -21,7 +21,7 @@ import {
   type Subscription,
 } from '@ordo/core';
 import type pg from 'pg';
-import { appendStatement, appendToStreamInPostgres, type AppendContext } from './append.js';
+import { appendStatements, appendToStreamInPostgres, type AppendContext, type AppendStatements } from './append.js';
 import { appendToStreamsInPostgres } from './append-multi.js';
 import { connect, isTransient, type ConnectionOptions } from './connection.js';
 import { globalLogStatements, readHeadPosition, readLogPage, type GlobalLogStatements } from './global-log.js';
@@ -52,7 +52,19 @@ export interface PostgresEventStoreOptions extends ConnectionOptions, PoolerOpti
    * and ended without appending). Default 1000 ms.
    */
   pollIntervalMs?: number;
+  /**
+   * Least time between two of the store's notifications to live subscribers in other processes.
+   * The first append after a quiet spell is notified at once; appends that follow within this time
+   * share one notification at its end, so a subscriber elsewhere hears of an append at most this
+   * much later, and a busy store spends little on notifying. `0`: one after every append (still
+   * coalesced while one is being sent). Subscribers in this process are woken at once regardless.
+   * Default 10 ms.
+   */
+  notifyIntervalMs?: number;
 }
+
+/** The default of {@link PostgresEventStoreOptions.notifyIntervalMs}. */
+export const DEFAULT_NOTIFY_INTERVAL_MS = 10;
 
 /** How long calls keep retrying while PostgreSQL is unreachable. */
 export interface StoreRetryOptions {
@@ -90,7 +102,7 @@ export class PostgresEventStore implements EventStore {
   private readonly limits: AppendLimits;
   private readonly retryWindowMs: number;
   private readonly pollIntervalMs: number;
-  private readonly appendSql: { name: string; text: string };
+  private readonly appendSql: AppendStatements;
   private readonly streamSql: StreamReadStatements;
   private readonly logSql: GlobalLogStatements;
   private readonly wakeUps: WakeUps;
@@ -121,7 +133,8 @@ export class PostgresEventStore implements EventStore {
     this.log = logReader(this.pool, options.replica);
     // Behind a transaction-mode pooler no statement is prepared under a name (see pooler.ts).
     const named = <T extends { name: string }>(statement: T) => statementNamed(statement, plan.preparedStatements);
-    this.appendSql = named(appendStatement(this.names));
+    const statements = appendStatements(this.names);
+    this.appendSql = { one: named(statements.one), many: named(statements.many) };
     const reads = streamReadStatements(this.names);
     this.streamSql = { forwards: named(reads.forwards), backwards: named(reads.backwards) };
     const log = globalLogStatements(this.names);
@@ -130,6 +143,7 @@ export class PostgresEventStore implements EventStore {
       pool: this.pool,
       names: this.names,
       pollIntervalMs: this.pollIntervalMs,
+      notifyIntervalMs: Math.max(0, options.notifyIntervalMs ?? DEFAULT_NOTIFY_INTERVAL_MS),
       closed: () => this.closed,
       listening: () => this.subscriptions.size > 0,
       listens: plan.listens,
@@ -137,7 +151,7 @@ export class PostgresEventStore implements EventStore {
       preparedStatements: plan.preparedStatements,
     });
     const { pool, names, limits, retryWindowMs } = this;
-    this.appendContext = { pool, names, limits, retryWindowMs, appended: () => this.wakeUps.appended() };
+    this.appendContext = { pool, names, limits, retryWindowMs, appended: () => this.wakeUps.appended(), oneEventFunction: true };
   }
 
   /**
@@ -147,7 +161,9 @@ export class PostgresEventStore implements EventStore {
    */
   async migrate(): Promise<number[]> {
     this.assertOpen();
-    return migrateSchema(this.pool, this.names);
+    const applied = await migrateSchema(this.pool, this.names);
+    this.appendContext.oneEventFunction = true;
+    return applied;
   }
 
   /**
@@ -273,7 +289,7 @@ export class PostgresEventStore implements EventStore {
     this.closed = true;
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     await this.wakeUps.stopListener();
-    await this.wakeUps.notificationSent;
+    await this.wakeUps.flushNotifications();
     if (this.ownsPool) await this.pool.end();
   }
 

@@ -6,7 +6,7 @@
  *
  * @module @ordo/postgres
  */
-export { PostgresEventStore, type PostgresEventStoreOptions, type StoreRetryOptions } from './event-store.js';
+export { DEFAULT_NOTIFY_INTERVAL_MS, PostgresEventStore, type PostgresEventStoreOptions, type StoreRetryOptions } from './event-store.js';
 export { PostgresCheckpointStore, type PostgresCheckpointStoreOptions } from './checkpoints.js';
 export type { ConnectionOptions } from './connection.js';
 export {

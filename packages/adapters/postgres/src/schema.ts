@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { ValidationError } from '@ordo/core';
 import { applyMigrationsInTransactions } from './migration-runner.js';
-import { appendEventsV1, appendEventsV3, appendStepsV2 } from './sql/append.sql.js';
+import { appendEventV4, appendEventsV1, appendEventsV3, appendStepsV2 } from './sql/append.sql.js';
 
 /** The schema Ordo's tables live in when none is given. */
 export const DEFAULT_SCHEMA = 'ordo';
@@ -138,6 +138,11 @@ ${appendEventsV1(names)}`;
     version: 3,
     name: 'append_events in one function again, the one-event append without arrays',
     sql: appendEventsV3,
+  },
+  {
+    version: 4,
+    name: 'append_event: the one-event append with plain arguments',
+    sql: appendEventV4,
   },
 ];
 

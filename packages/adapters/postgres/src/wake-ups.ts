@@ -8,6 +8,8 @@ export interface WakeUpOptions {
   names: SchemaNames;
   /** How long an idle subscription waits before it looks on its own (the polling fallback). */
   pollIntervalMs: number;
+  /** Least time between two notifications; appends within it share the next one (0: none). */
+  notifyIntervalMs: number;
   /** True once the store is closed: nothing more is sent or listened for. */
   closed(): boolean;
   /** True while live subscriptions run, which need the LISTEN connection. */
@@ -30,6 +32,7 @@ export class WakeUps {
   private readonly wakers = new Set<() => void>();
   private notifying: 'idle' | 'sending' | 'again' = 'idle';
   private sent: Promise<void> = Promise.resolve();
+  private endPause: (() => void) | undefined;
   private listener: pg.Client | undefined;
   private listenerStarting: Promise<void> | undefined;
   private listenerRetry: ReturnType<typeof setTimeout> | undefined;
@@ -48,17 +51,15 @@ export class WakeUps {
     return this.count;
   }
 
-  /** Resolves when the notification that is on its way has been sent. */
-  get notificationSent(): Promise<void> {
-    return this.sent;
-  }
-
   /**
    * Tells listeners (in every process) that an append committed. Sent after the commit, from
    * outside the appending transaction: a NOTIFY inside it would hold PostgreSQL's database-wide
    * notification lock through the commit's flush, so appends would commit one at a time.
-   * Coalesced: while one notification is on its way, later appends ask for one more, sent after
-   * it, so every commit is followed by a notification that starts after it.
+   * Coalesced: the first append after a quiet spell is notified at once; appends while a
+   * notification is on its way, or within `notifyIntervalMs` after it, share one more, sent when
+   * that time is up. So every commit is followed by a notification that starts after it, at most
+   * about `notifyIntervalMs` later, and a busy store sends a bounded number (a NOTIFY costs the
+   * server about as much as a third of an append).
    */
   appended(): void {
     this.wake();
@@ -68,15 +69,39 @@ export class WakeUps {
       return;
     }
     this.notifying = 'sending';
-    const send = async (): Promise<void> => {
+    this.sent = this.sendNotifications();
+  }
+
+  /** Sends a notification, and one more after each pause in which appends asked for it. */
+  private async sendNotifications(): Promise<void> {
+    for (;;) {
       await this.options.pool.query(this.notify).catch(() => undefined);
-      if (this.notifying === 'again' && !this.options.closed()) {
-        this.notifying = 'sending';
-        return send();
-      }
-      this.notifying = 'idle';
-    };
-    this.sent = send();
+      if (this.options.notifyIntervalMs > 0 && !this.options.closed()) await this.pause();
+      if (this.notifying !== 'again') break;
+      this.notifying = 'sending';
+    }
+    this.notifying = 'idle';
+  }
+
+  /** Waits `notifyIntervalMs`, or less when the store closes (see {@link flushNotifications}). */
+  private pause(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.endPause = undefined;
+        resolve();
+      }, this.options.notifyIntervalMs);
+      this.endPause = () => {
+        clearTimeout(timer);
+        this.endPause = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Sends the notification that waits out its interval now, and resolves when all are sent (on close). */
+  async flushNotifications(): Promise<void> {
+    this.endPause?.();
+    await this.sent;
   }
 
   /** Wakes every waiter in this process. */

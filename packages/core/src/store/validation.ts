@@ -57,6 +57,8 @@ const UNPAIRED_SURROGATE = 'must be well-formed Unicode (it holds an unpaired su
  * refuses it and other stores would silently turn it into U+FFFD, so every store refuses it.
  */
 function isWellFormed(text: string): boolean {
+  const native = (text as { isWellFormed?: () => boolean }).isWellFormed;
+  if (native) return native.call(text);
   return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
 }
 
@@ -147,6 +149,21 @@ function textListIssues(list: unknown, path: string): ValidationIssue[] {
 }
 
 /**
+ * An event of a checked append, its data and metadata already written as JSON text: what a store
+ * that sends JSON (PostgreSQL, EventStoreDB) needs, serialised once.
+ */
+export interface SerializedEvent {
+  /** The event id, in lower case. */
+  id: string;
+  /** The event type. */
+  type: string;
+  /** The event's data as JSON text. */
+  data: string;
+  /** The event's metadata as JSON text (`{}` when there is none). */
+  metadata: string;
+}
+
+/**
  * Checks an append before any store sees it, and returns the events as they will be stored: data
  * and metadata copied through JSON, so what a reader gets back is exactly what any store keeps.
  * @throws ValidationError naming every failing field; nothing is written.
@@ -157,6 +174,25 @@ export function validateAppend(
   expectedVersion: ExpectedVersion,
   limits: AppendLimits = DEFAULT_APPEND_LIMITS,
 ): NewEvent[] {
+  return serializeAppend(stream, events, expectedVersion, limits).map((event) => ({
+    id: event.id,
+    type: event.type,
+    data: JSON.parse(event.data),
+    metadata: JSON.parse(event.metadata),
+  }));
+}
+
+/**
+ * {@link validateAppend} for a store that keeps JSON text: the same checks and errors, and each
+ * event's data and metadata serialised once, not copied back into objects.
+ * @throws ValidationError naming every failing field; nothing is written.
+ */
+export function serializeAppend(
+  stream: unknown,
+  events: readonly NewEvent[],
+  expectedVersion: ExpectedVersion,
+  limits: AppendLimits = DEFAULT_APPEND_LIMITS,
+): SerializedEvent[] {
   const issues: ValidationIssue[] = [...streamNameIssues(stream), ...expectedVersionIssues(expectedVersion)];
   if (!Array.isArray(events)) {
     issues.push({ path: 'events', message: `expected an array, got ${typeName(events)}` });
@@ -166,36 +202,15 @@ export function validateAppend(
   if (events.length > limits.maxBatchSize) {
     issues.push({ path: 'events', message: `must contain at most ${limits.maxBatchSize} events` });
   }
-  const seen = new Set<string>();
-  const stored: NewEvent[] = [];
+  const seen = events.length > 1 ? new Set<string>() : undefined;
+  const serialized: SerializedEvent[] = [];
   let batchBytes = 0;
   events.forEach((event, i) => {
     const at = `events.${i}`;
-    if (typeof event !== 'object' || event === null) {
-      issues.push({ path: at, message: `expected an event object, got ${typeName(event)}` });
-      return;
-    }
-    if (typeof event.id !== 'string' || !UUID.test(event.id)) {
-      issues.push({ path: `${at}.id`, message: 'must be a UUID' });
-    } else {
-      const id = event.id.toLowerCase();
-      if (seen.has(id)) issues.push({ path: `${at}.id`, message: `repeats the id ${id} within one append` });
-      seen.add(id);
-    }
-    if (typeof event.type !== 'string' || !EVENT_TYPE.test(event.type)) {
-      issues.push({
-        path: `${at}.type`,
-        message: 'must start with a letter and hold only letters, digits, "_", ".", ":" or "-" (at most 200)',
-      });
-    }
-    issues.push(...jsonIssues(event.data, `${at}.data`));
-    if (event.metadata !== undefined) {
-      if (!isPlainObject(event.metadata)) issues.push({ path: `${at}.metadata`, message: 'must be an object' });
-      else issues.push(...jsonIssues(event.metadata, `${at}.metadata`));
-    }
+    eventIssues(event, at, seen, issues);
     if (issues.length > 0) return;
     const data = JSON.stringify(event.data);
-    const metadata = JSON.stringify(event.metadata ?? {});
+    const metadata = event.metadata === undefined ? '{}' : JSON.stringify(event.metadata);
     const bytes = Buffer.byteLength(data) + Buffer.byteLength(metadata);
     if (bytes > limits.maxEventBytes) {
       issues.push({ path: at, message: `is ${bytes} bytes of JSON; the limit is ${limits.maxEventBytes}` });
@@ -209,10 +224,37 @@ export function validateAppend(
       }
       return;
     }
-    stored.push({ id: event.id.toLowerCase(), type: event.type, data: JSON.parse(data), metadata: JSON.parse(metadata) });
+    serialized.push({ id: event.id.toLowerCase(), type: event.type, data, metadata });
   });
   if (issues.length > 0) throw new ValidationError('append', issues);
-  return stored;
+  return serialized;
+}
+
+/** What is wrong with one event of an append: its shape, id (`seen`: ids earlier in the batch), type and JSON. */
+function eventIssues(event: NewEvent, at: string, seen: Set<string> | undefined, issues: ValidationIssue[]): void {
+  if (typeof event !== 'object' || event === null) {
+    issues.push({ path: at, message: `expected an event object, got ${typeName(event)}` });
+    return;
+  }
+  if (typeof event.id !== 'string' || !UUID.test(event.id)) {
+    issues.push({ path: `${at}.id`, message: 'must be a UUID' });
+  } else if (seen) {
+    const id = event.id.toLowerCase();
+    if (seen.has(id)) issues.push({ path: `${at}.id`, message: `repeats the id ${id} within one append` });
+    seen.add(id);
+  }
+  if (typeof event.type !== 'string' || !EVENT_TYPE.test(event.type)) {
+    issues.push({
+      path: `${at}.type`,
+      message: 'must start with a letter and hold only letters, digits, "_", ".", ":" or "-" (at most 200)',
+    });
+  }
+  // The quick check first: paths are only built to name what is wrong.
+  if (!isJsonValue(event.data, 0)) issues.push(...jsonIssues(event.data, `${at}.data`));
+  if (event.metadata !== undefined) {
+    if (!isPlainObject(event.metadata)) issues.push({ path: `${at}.metadata`, message: 'must be an object' });
+    else if (!isJsonValue(event.metadata, 0)) issues.push(...jsonIssues(event.metadata, `${at}.metadata`));
+  }
 }
 
 /** A request of an append to several streams as it will be stored (see {@link validateAppends}). */
@@ -290,6 +332,23 @@ function wholeCallIssues(valid: readonly ValidStreamAppend[], limits: AppendLimi
 }
 
 /** Issues that keep `value` from being stored as JSON unchanged (only the first few are listed). */
+/** True when `value` is what {@link jsonIssues} accepts (it names the problems; this only says whether there are any). */
+function isJsonValue(value: unknown, depth: number): boolean {
+  if (depth > 64) return false;
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) {
+    for (const item of value) if (item === undefined || !isJsonValue(item, depth + 1)) return false;
+    return true;
+  }
+  if (!isPlainObject(value)) return false;
+  for (const key in value) {
+    const item = value[key];
+    if (item !== undefined && !isJsonValue(item, depth + 1)) return false;
+  }
+  return true;
+}
+
 function jsonIssues(value: unknown, path: string, depth = 0, out: ValidationIssue[] = []): ValidationIssue[] {
   if (out.length >= 5) return out;
   if (depth > 64) {

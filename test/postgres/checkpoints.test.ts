@@ -77,6 +77,33 @@ describe('PostgresCheckpointStore transactions', () => {
     expect(await rows()).toHaveLength(2);
   });
 
+  it('commits asynchronously unless synchronousCommit is set, for that transaction only', async () => {
+    // Connections that ask for durable commits, whatever the test server's own setting.
+    const pool = testPool({ options: '-c synchronous_commit=on' });
+    try {
+      const setting = async (client: pg.Pool | pg.PoolClient) =>
+        (await client.query<{ synchronous_commit: string }>('show synchronous_commit')).rows[0]!.synchronous_commit;
+      const inside = (cp: PostgresCheckpointStore, position: bigint, expected: bigint | null) =>
+        cp.transaction('p', position, expected, (tx) => setting(tx));
+      const fast = new PostgresCheckpointStore({ pool, schema: store.schema });
+      const durable = new PostgresCheckpointStore({ pool, schema: store.schema, synchronousCommit: true });
+      expect(await inside(fast, 1n, null)).toBe('off');
+      expect(await inside(durable, 2n, 1n)).toBe('on');
+      expect(await fast.read('p')).toBe(2n);
+      // `set local`: outside these transactions the connections keep their own setting.
+      const client = await pool.connect();
+      try {
+        expect(await setting(client)).toBe('on');
+        await fast.transaction('p', 3n, 2n, async (tx) => expect(await setting(tx)).toBe('off'));
+        expect(await setting(client)).toBe('on');
+      } finally {
+        client.release();
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('when the work throws, rolls back the work and the checkpoint, and rethrows the same error', async () => {
     await checkpoints.store('p', 3n, null);
     const boom = new Error('read model write failed');

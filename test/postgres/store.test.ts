@@ -107,6 +107,51 @@ describe('PostgresEventStore', () => {
     }
   });
 
+  it('notifications to other instances are coalesced: appends within notifyIntervalMs share one more, sent when it is up or on close', async () => {
+    const writer = await store.sibling({ notifyIntervalMs: 10 * 60_000 }, { application_name: `${app}-writer` });
+    // Woken by notifications only: its poll interval is longer than the test.
+    const other = await store.sibling({ pollIntervalMs: 10 * 60_000 }, { application_name: `${app}-other` });
+    const listener = new pg.Client({ connectionString: postgresUrl() });
+    const heard: number[] = [];
+    let writerClosed = false;
+    try {
+      await listener.connect();
+      listener.on('notification', () => heard.push(Date.now()));
+      await listener.query(`listen "ordo_${store.schema}"`);
+      const received: string[] = [];
+      let caughtUp = false;
+      const subscription = other.store.subscribeToAll({
+        after: START,
+        onEvent: (e) => {
+          received.push(e.id);
+        },
+        onCaughtUp: () => {
+          caughtUp = true;
+        },
+      });
+      await waitUntil(async () => caughtUp && (await backends(`${app}-other`)).listeners.length === 1, 'the other instance to listen');
+      const appended = [];
+      for (let i = 0; i < 20; i++) {
+        const e = event();
+        appended.push(e.id);
+        await writer.store.appendToStream(`burst-${i}`, [e], { expectedVersion: 'no_stream' });
+      }
+      // The first append was notified at once; the other 19 wait for the interval, cut short by close().
+      await waitUntil(() => heard.length === 1, 'the first notification');
+      await writer.close();
+      writerClosed = true;
+      await waitUntil(() => received.length === 20, 'the notification sent on close to wake the other instance');
+      await waitUntil(() => heard.length === 2, 'the second notification');
+      expect(received).toEqual(appended);
+      expect(heard).toHaveLength(2);
+      await subscription.stop();
+    } finally {
+      await listener.end();
+      if (!writerClosed) await writer.close();
+      await other.close();
+    }
+  });
+
   it('a subscription outlives the loss of its LISTEN connection and of its pooled connections', async () => {
     const sub = subscribe();
     await waitUntil(async () => (await backends()).listeners.length === 1, 'the LISTEN connection');

@@ -14,8 +14,8 @@ export interface PostgresCheckpointStoreOptions extends ConnectionOptions {
    * transaction only), so the next batch does not wait for a flush. This is safe for read models
    * kept with their checkpoint: a server crash can lose only the last few such transactions whole,
    * read-model writes and checkpoint together, and the projection handles those events again from
-   * the log. Set `true` when the transaction's work must be durable the moment it returns (for
-   * example, it answers a caller outside the projection).
+   * the log. Set `true` to leave the commit to the connection's own `synchronous_commit` (durable
+   * by the server's default), when the transaction's work must be durable the moment it returns.
    */
   synchronousCommit?: boolean;
 }

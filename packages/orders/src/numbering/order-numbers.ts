@@ -8,7 +8,6 @@ import {
   isWrongExpectedVersionError,
   type EventStore,
   MemoryCheckpointStore,
-  OrdoError,
   type Projection,
   type ProjectionRunner,
   type RecordedEvent,
@@ -21,6 +20,10 @@ import {
 import { orderStream } from '../order/order-decider.js';
 import { createOrderService, type OrderService } from '../order/order-service.js';
 import { orderNumberPrefixSchema, type OrderNumberAssigned, type OrderPlaced } from '../order/schemas.js';
+import { NumberWatcher } from './number-watcher.js';
+import { OrderNumberTimeoutError, type WaitForNumberOptions } from './waiting.js';
+
+export { OrderNumberTimeoutError, type WaitForNumberOptions } from './waiting.js';
 
 /**
  * Order numbers, derived from the log: for each `OrderPlaced`, in log order, the next number of the
@@ -73,18 +76,6 @@ function dayFormatter(timeZone: string): Intl.DateTimeFormat {
   return formatter;
 }
 
-/** `waitForNumber` ran out of time: the numbering projection is behind or not running. */
-export class OrderNumberTimeoutError extends OrdoError {
-  static override readonly code = 'order_number_timeout';
-  override name = 'OrderNumberTimeoutError';
-  constructor(
-    readonly orderId: string,
-    readonly timeoutMs: number,
-  ) {
-    super(`Order ${orderId} got no number within ${timeoutMs} ms; is the order-numbers projection running?`);
-  }
-}
-
 /** What {@link createOrderNumbers} needs: the store, and the default prefix, time zone and checkpoint store. */
 export interface OrderNumbersOptions {
   store: EventStore;
@@ -98,14 +89,6 @@ export interface OrderNumbersOptions {
   orders?: OrderService;
   /** Projection name (its checkpoint key). Default `order-numbers`. */
   name?: string;
-}
-
-/** How long {@link waitForNumber} waits: a timeout, and a signal that ends the wait sooner. */
-export interface WaitForNumberOptions {
-  /** Milliseconds before it gives up with an `OrderNumberTimeoutError`. Default 5000. */
-  timeoutMs?: number;
-  /** Ends the wait at once, rejecting with the signal's reason. */
-  signal?: AbortSignal;
 }
 
 /** The order-numbers projection with its runner and lookups. */
@@ -388,67 +371,22 @@ export function createOrderNumbers(options: OrderNumbersOptions): OrderNumbers {
 
   // While started, one subscription to `OrderNumberAssigned` answers every `waitForNumber`, so a
   // thousand waiting checkouts cost one reader instead of a thousand pollers.
-  const waiting = new Map<string, Set<(number: string) => void>>();
-  let watcher: Subscription | undefined;
-
-  async function startWatcher() {
-    const head = await store.headPosition();
-    watcher = store.subscribeToAll({
-      after: head,
-      filter: { eventTypes: ['OrderNumberAssigned'], streamPrefixes: [orderStream('')] },
-      onEvent(event) {
-        const { orderId, number } = event.data as OrderNumberAssigned;
-        for (const resolve of waiting.get(orderId) ?? []) resolve(number);
-        waiting.delete(orderId);
-      },
-    });
-  }
+  const watcher = new NumberWatcher(store);
 
   return {
     projection,
     runner,
     async start() {
-      if (!watcher) await startWatcher();
+      await watcher.start();
       await runner.start();
     },
     async stop() {
       await runner.stop();
-      await watcher?.stop();
-      watcher = undefined;
+      await watcher.stop();
     },
     findOrderByNumber: (number) => findOrderByNumber(store, number),
-    async waitForNumber(orderId, { timeoutMs = 5000, signal } = {}) {
-      if (!watcher) return waitForNumber(store, orderId, { timeoutMs, ...(signal && { signal }) });
-      signal?.throwIfAborted();
-      return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          done();
-          reject(new OrderNumberTimeoutError(orderId, timeoutMs));
-        }, timeoutMs);
-        const settle = (number: string) => {
-          done();
-          resolve(number);
-        };
-        const onAbort = () => {
-          done();
-          reject(signal!.reason);
-        };
-        const done = () => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          waiting.get(orderId)?.delete(settle);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        // Listen first, then look: a number assigned in between is seen by one or the other.
-        waiting.set(orderId, (waiting.get(orderId) ?? new Set()).add(settle));
-        store.readStream(orderStream(orderId)).then((read) => {
-          const assigned = read.events.find((event) => event.type === 'OrderNumberAssigned');
-          if (assigned) settle((assigned.data as OrderNumberAssigned).number);
-        }, (error: unknown) => {
-          done();
-          reject(error);
-        });
-      });
+    waitForNumber(orderId, waitOptions = {}) {
+      return watcher.watching ? watcher.wait(orderId, waitOptions) : waitForNumber(store, orderId, waitOptions);
     },
   };
 }

@@ -36,7 +36,7 @@ export async function startEventStoreDB(): Promise<BenchEventStoreDB> {
   });
   return {
     url,
-    description: 'the in-process test server of test/eventstoredb/server (one Node process, events in memory)',
+    description: 'the test server of test/eventstoredb/server, started for this run (one Node process of its own, events in memory)',
     async stop() {
       if (child.connected) child.send('stop');
       await exited;

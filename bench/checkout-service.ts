@@ -1,22 +1,30 @@
 /**
- * One order service process of scenario 7: its own pool, store, order service and order-numbers
- * projection (runner and waiter subscription), as a deployed service instance has. Told by the
- * parent when to start, it runs its share of the checkouts at once and sends back each one's
- * placement and time-to-number, and the numbers it got.
+ * One order service process of scenarios 7 and 7e: its own store, order service and order-numbers
+ * projection (runner and waiter subscription), as a deployed service instance has, on PostgreSQL
+ * (7) or EventStoreDB (7e). Told by the parent when to start, it runs its share of the checkouts at
+ * once and sends back each one's placement and time-to-number, and the numbers it got.
  */
 import { type CheckpointStore } from '@ordo/core';
-import { createOrderNumbers, createOrderService } from '@ordo/orders';
+import { createOrderNumbers, createOrderService, type OrderNumbers, type OrderService } from '@ordo/orders';
 import { PostgresCheckpointStore, PostgresEventStore } from '@ordo/postgres';
 import pg from 'pg';
 import { checkoutInput } from './checkouts.js';
+import { connectEventStoreDB } from './eventstoredb.js';
 import { POOL_SIZE, PROJECTION_POOL_SIZE } from './stores/types.js';
+
+/** The store a service runs on: PostgreSQL (scenario 7) or EventStoreDB (7e). */
+export type CheckoutBackend = 'postgres' | 'eventstoredb';
 
 /** What the parent sends a service process. */
 export interface ServiceTask {
+  backend: CheckoutBackend;
+  /** The database's or the EventStoreDB server's connection string. */
   url: string;
   count: number;
   run: string;
   index: number;
+  /** The projection's name and the orders' number prefix, when not the defaults. */
+  numbering?: { name: string; prefix: string };
 }
 
 /** What a service process sends back after its checkouts. */
@@ -28,31 +36,45 @@ export interface ServiceReport {
   firstError?: string;
 }
 
-async function main() {
-  const task = JSON.parse(process.argv[2] ?? '{}') as ServiceTask;
+/** A running service: what takes the checkouts, what numbers them, and how it shuts down. */
+interface Service {
+  orders: OrderService;
+  numbers: OrderNumbers;
+  close(): Promise<void>;
+}
+
+async function postgresService(task: ServiceTask): Promise<Service> {
   const pool = new pg.Pool({ connectionString: task.url, max: POOL_SIZE });
   const store = new PostgresEventStore({ pool });
-  const orders = createOrderService({ store });
   // The projection (and the waiters' subscription) on a small pool of its own, so that its reads,
   // appends and checkpoints do not queue behind the burst of placements on the request pool.
   const projectionPool = new pg.Pool({ connectionString: task.url, max: PROJECTION_POOL_SIZE });
   const projectionStore = new PostgresEventStore({ pool: projectionPool });
-  const checkpoints = new PostgresCheckpointStore({ pool: projectionPool });
   const numbers = createOrderNumbers({
     store: projectionStore,
     orders: createOrderService({ store: projectionStore }),
-    checkpoints: checkpoints as CheckpointStore<unknown> as CheckpointStore,
+    checkpoints: new PostgresCheckpointStore({ pool: projectionPool }) as CheckpointStore<unknown> as CheckpointStore,
+    ...task.numbering,
   });
-  await numbers.start();
-  // Warm-up: connections, prepared statements.
-  for (let i = 0; i < 5; i++) {
-    const placed = await orders.placeOrder(checkoutInput(`warm-${task.run}-${task.index}-${i}`));
-    await numbers.waitForNumber(placed.orderId, { timeoutMs: 60_000 });
-  }
+  return {
+    orders: createOrderService({ store }),
+    numbers,
+    async close() {
+      await Promise.all([store.close(), projectionStore.close()]);
+      await Promise.all([pool.end(), projectionPool.end()]);
+    },
+  };
+}
+
+async function eventStoreDBService(task: ServiceTask): Promise<Service> {
+  const { store, checkpoints, close } = await connectEventStoreDB(task.url);
+  const orders = createOrderService({ store });
+  return { orders, numbers: createOrderNumbers({ store, orders, checkpoints, ...task.numbering }), close };
+}
+
+/** Places the share of checkouts at once; each waits for its number. */
+async function burst(task: ServiceTask, { orders, numbers }: Service): Promise<ServiceReport> {
   const report: ServiceReport = { placeMs: [], totalMs: [], numbers: [], errors: 0 };
-  const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
-  process.send!('ready');
-  await go;
   await Promise.all(
     Array.from({ length: task.count }, async (_, i) => {
       const t0 = performance.now();
@@ -67,12 +89,28 @@ async function main() {
       }
     }),
   );
+  return report;
+}
+
+async function main() {
+  const task = JSON.parse(process.argv[2] ?? '{}') as ServiceTask;
+  const service = await (task.backend === 'eventstoredb' ? eventStoreDBService(task) : postgresService(task));
+  const { orders, numbers } = service;
+  await numbers.start();
+  // Warm-up: connections, prepared statements.
+  for (let i = 0; i < 5; i++) {
+    const placed = await orders.placeOrder(checkoutInput(`warm-${task.run}-${task.index}-${i}`));
+    await numbers.waitForNumber(placed.orderId, { timeoutMs: 60_000 });
+  }
+  const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
+  process.send!('ready');
+  await go;
+  const report = await burst(task, service);
   await new Promise<void>((resolve) => process.send!(report, () => resolve()));
   // Stay until told: the other services may still need this one's runner (any copy may number).
   await new Promise<void>((resolve) => process.once('message', () => resolve()));
   await numbers.stop();
-  await Promise.all([store.close(), projectionStore.close()]);
-  await Promise.all([pool.end(), projectionPool.end()]);
+  await service.close();
   process.exit(0);
 }
 

@@ -1,8 +1,9 @@
 /**
- * 7: a burst of checkouts from several order service processes sharing one PostgreSQL. Each
- * process runs its own order-numbers projection copy and waits for numbers through its own store
- * (woken by NOTIFY from whichever copy numbered the order). Measured in the same run: placement
- * p99 and time-to-number p99, over all processes; the numbers must be unique and gapless.
+ * 7 and 7e: a burst of checkouts from several order service processes sharing one PostgreSQL (7)
+ * or one EventStoreDB (7e). Each process runs its own order-numbers projection copy and waits for
+ * numbers through its own store (on PostgreSQL woken by NOTIFY from whichever copy numbered the
+ * order; on EventStoreDB by its subscription to `$all`). Measured in the same run: placement p99
+ * and time-to-number p99, over all processes; the numbers must be unique and gapless.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -10,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { parseOrderNumber } from '@ordo/orders';
 import { PostgresCheckpointStore, PostgresEventStore } from '@ordo/postgres';
 import pg from 'pg';
-import type { ServiceReport, ServiceTask } from './checkout-service.js';
+import type { CheckoutBackend, ServiceReport, ServiceTask } from './checkout-service.js';
+import { freshNumbering, startProjectionAtHead } from './eventstoredb.js';
 import type { Measurement } from './scenarios.js';
 import { Latencies, seconds } from './stats.js';
 
@@ -31,14 +33,29 @@ function startService(task: ServiceTask): { child: ChildProcess; ready: Promise<
   return { child, ready, report };
 }
 
-export async function multiProcessCheckouts(url: string, count: number, processes = 3): Promise<Measurement> {
+/**
+ * Readies the store for the services; returns the numbering they share, when not the default. A
+ * PostgreSQL database is fresh for each step; an EventStoreDB server keeps what came before it.
+ */
+async function prepare(backend: CheckoutBackend, url: string, run: string): Promise<ServiceTask['numbering']> {
+  if (backend === 'eventstoredb') {
+    const numbering = freshNumbering(run);
+    await startProjectionAtHead(url, numbering.name);
+    return numbering;
+  }
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   await new PostgresEventStore({ pool }).migrate();
   await new PostgresCheckpointStore({ pool }).migrate();
   await pool.end();
+  return undefined;
+}
+
+/** Runs `count` checkouts at once, shared among `processes` service processes on `backend` at `url`. */
+export async function multiProcessCheckouts(backend: CheckoutBackend, url: string, count: number, processes = 3): Promise<Measurement> {
   const run = crypto.randomUUID();
+  const numbering = await prepare(backend, url, run);
   const shares = Array.from({ length: processes }, (_, i) => Math.floor(count / processes) + (i < count % processes ? 1 : 0));
-  const services = shares.map((share, index) => startService({ url, count: share, run, index }));
+  const services = shares.map((share, index) => startService({ backend, url, count: share, run, index, ...(numbering && { numbering }) }));
   try {
     await Promise.all(services.map((s) => s.ready));
     const start = performance.now();
@@ -51,7 +68,12 @@ export async function multiProcessCheckouts(url: string, count: number, processe
       r.placeMs.forEach((ms) => place.add(ms));
       r.totalMs.forEach((ms) => total.add(ms));
     }
-    const sequences = reports.flatMap((r) => r.numbers).map((n) => parseOrderNumber(n)?.sequence ?? -1).sort((a, b) => a - b);
+    // A number of another prefix than this run's counts as a gap.
+    const sequenceOf = (number: string) => {
+      const parsed = parseOrderNumber(number);
+      return parsed && (!numbering || parsed.prefix === numbering.prefix) ? parsed.sequence : -1;
+    };
+    const sequences = reports.flatMap((r) => r.numbers).map(sequenceOf).sort((a, b) => a - b);
     // Warm-up orders were numbered first (5 per process): the burst's numbers follow them without a gap or repeat.
     const warm = 5 * processes;
     let gapsOrRepeats = 0;

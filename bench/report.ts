@@ -1,5 +1,5 @@
 /** Turns the measurements of one run into markdown: per-scenario tables, Ordo's ratios, the targets. */
-import type { Measurement, ScenarioId } from './scenarios.js';
+import { ORDO_ONLY, type Measurement, type ScenarioId } from './scenarios.js';
 import { STORE_LABELS, type StoreName } from './stores/types.js';
 import type { Step } from './worker.js';
 
@@ -26,6 +26,8 @@ export interface RunInfo {
   load: string;
   /** Git commit of the code measured. */
   revision: string;
+  /** The EventStoreDB server of scenario 7e, when it ran. */
+  eventStoreDB?: string;
 }
 
 export const SCENARIO_TITLES: Record<Step, string> = {
@@ -38,6 +40,7 @@ export const SCENARIO_TITLES: Record<Step, string> = {
   '5-catch-up': '5b. A projection catching up over the whole log',
   '6': '6. Concurrent checkouts until every order has its number (Ordo only)',
   '7': '7. A burst of checkouts from 3 service processes sharing one PostgreSQL, until every order has its number (Ordo only)',
+  '7e': '7e. The same burst from 3 service processes sharing one EventStoreDB, through @ordo/eventstoredb (Ordo only)',
 };
 
 const fmt = (n: number | undefined, digits = 0): string => {
@@ -57,6 +60,7 @@ function label(result: StepResult): string {
       emmett: 'emmett: consumer with a reactor',
     }[result.store];
   }
+  if (result.step === '7e') return 'Ordo (@ordo/eventstoredb, KurrentDB client)';
   return STORE_LABELS[result.store];
 }
 
@@ -67,7 +71,18 @@ function storeOf(results: StepResult[], step: Step, store: StoreName): StepResul
   return results.find((r) => r.step === step && r.store === store);
 }
 
-const EXTRA_COLUMNS: Partial<Record<Step, [key: string, title: string, digits: number][]>> = {
+type ExtraColumn = [key: string, title: string, digits: number];
+
+/** Scenarios 7 and 7e report the same, so that they can be read side by side. */
+const BURST_COLUMNS: ExtraColumn[] = [
+  ['placeP50', 'placeOrder p50 ms', 0],
+  ['placeP99', 'placeOrder p99 ms', 0],
+  ['p99OverPlacement', 'time-to-number p99 − placement p99, ms', 0],
+  ['errors', 'errors', 0],
+  ['gapsOrRepeats', 'number gaps or repeats', 0],
+];
+
+const EXTRA_COLUMNS: Partial<Record<Step, ExtraColumn[]>> = {
   '3': [
     ['conflictsPerSuccess', 'conflicts per success', 2],
     ['worstRetries', 'worst retries', 0],
@@ -93,13 +108,8 @@ const EXTRA_COLUMNS: Partial<Record<Step, [key: string, title: string, digits: n
     ['inProcessP99', 'p99 ms, waiting in-process', 0],
     ['numberingMsPerOrder', 'numbering alone, ms per order', 2],
   ],
-  '7': [
-    ['placeP50', 'placeOrder p50 ms', 0],
-    ['placeP99', 'placeOrder p99 ms', 0],
-    ['p99OverPlacement', 'time-to-number p99 − placement p99, ms', 0],
-    ['errors', 'errors', 0],
-    ['gapsOrRepeats', 'number gaps or repeats', 0],
-  ],
+  '7': BURST_COLUMNS,
+  '7e': BURST_COLUMNS,
 };
 
 function perWhat(unit: string): string {
@@ -111,8 +121,9 @@ function cpuOf(m: Measurement | undefined): number | undefined {
   return m.extra.clientCpuUs + m.extra.serverCpuUs;
 }
 
-function stepTable(results: StepResult[], step: Step): string {
-  const rows = results.filter((r) => r.step === step);
+/** The table of `step`; with `beside`, that step's rows too, under `title` (steps with the same columns). */
+function stepTable(results: StepResult[], step: Step, beside?: { step: Step; title: string }): string {
+  const rows = results.filter((r) => r.step === step || r.step === beside?.step);
   if (rows.length === 0) return '';
   const unit = rows.find((r) => r.measurement)?.measurement?.unit ?? 'events/s';
   const extras = EXTRA_COLUMNS[step] ?? [];
@@ -125,7 +136,7 @@ function stepTable(results: StepResult[], step: Step): string {
     ...extras.map(([, title]) => title),
     `client CPU µs per ${perWhat(unit)}`,
     `server CPU µs per ${perWhat(unit)}`,
-    ...(step === '6' || step === '7' ? [] : ['Ordo ÷ this']),
+    ...(ORDO_ONLY.includes(step) ? [] : ['Ordo ÷ this']),
     'measured',
   ];
   const lines = [`| ${header.join(' | ')} |`, `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
@@ -144,7 +155,7 @@ function stepTable(results: StepResult[], step: Step): string {
         ...extras.map(([key, , digits]) => (typeof m.extra[key] === 'number' ? fmt(m.extra[key] as number, digits) : String(m.extra[key] ?? '–'))),
         cpuUs(m.extra.clientCpuUs as number | undefined),
         cpuUs(m.extra.serverCpuUs as number | undefined),
-        ...(step === '6' || step === '7' ? [] : [isOrdoHeadline ? '–' : ratio(ordo?.rate, m.rate)]),
+        ...(ORDO_ONLY.includes(step) ? [] : [isOrdoHeadline ? '–' : ratio(ordo?.rate, m.rate)]),
         `${fmt(m.count)} in ${fmt(m.seconds, 1)} s`,
       ].join(' | ')} |`,
     );
@@ -152,7 +163,7 @@ function stepTable(results: StepResult[], step: Step): string {
   const errors = rows
     .map((r) => (r.measurement?.extra.firstError ? `- ${label(r)}, first error: \`${r.measurement.extra.firstError}\`` : ''))
     .filter(Boolean);
-  return [`### ${SCENARIO_TITLES[step]}`, '', ...lines, ...(errors.length ? ['', ...errors] : []), ''].join('\n');
+  return [`### ${beside?.title ?? SCENARIO_TITLES[step]}`, '', ...lines, ...(errors.length ? ['', ...errors] : []), ''].join('\n');
 }
 
 export interface TargetCheck {
@@ -194,11 +205,12 @@ export function checkTargets(results: StepResult[]): TargetCheck[] {
       met: o5.rate >= 100_000 && typeof vs === 'number' && vs >= 0.9 && missed === 0 && twice === 0 && typeof heap === 'number' && heap <= 110,
     });
   }
-  for (const o6 of [m('6', 'ordo'), m('7', 'ordo')]) {
+  for (const step of ['6', '7', '7e'] as const) {
+    const o6 = m(step, 'ordo');
     if (!o6) continue;
     const place = Number(o6.extra.placeP99);
     checks.push({
-      target: 'checkouts: time-to-number p99 ≤ placement p99 + 50 ms, numbers unique and gapless',
+      target: `${step}. checkouts: time-to-number p99 ≤ placement p99 + 50 ms, numbers unique and gapless`,
       measured: `p99 ${ms(o6.p99)} ms against placement p99 ${ms(place)} ms; ${o6.extra.errors} errors, ${o6.extra.gapsOrRepeats} gaps or repeats`,
       met: (o6.p99 ?? Infinity) <= place + 50 && Number(o6.extra.errors) === 0 && Number(o6.extra.gapsOrRepeats) === 0,
     });
@@ -244,8 +256,18 @@ function cpuTable(results: StepResult[]): string {
   return lines.length > 2 ? lines.join('\n') : '_Server CPU is measured only on a server the bench starts itself._';
 }
 
+/** Scenarios 7 and 7e, the same burst on PostgreSQL and on EventStoreDB: one table when both ran, row beside row. */
+function burstTables(results: StepResult[]): string[] {
+  const ran = (step: Step) => results.some((r) => r.step === step);
+  if (ran('7') && ran('7e')) {
+    const title = '7 and 7e. A burst of checkouts from 3 service processes sharing one PostgreSQL (7) or one EventStoreDB (7e), until every order has its number (Ordo only)';
+    return [stepTable(results, '7', { step: '7e', title })];
+  }
+  return [stepTable(results, '7'), stepTable(results, '7e')].filter(Boolean);
+}
+
 export function renderMarkdown(info: RunInfo, results: StepResult[]): string {
-  const order: Step[] = ['1a', '1b', '2', '3', '4', '5-populate', '5-catch-up', '6', '7'];
+  const order: Step[] = ['1a', '1b', '2', '3', '4', '5-populate', '5-catch-up', '6'];
   const targets = checkTargets(results);
   const settings = Object.entries(info.settings)
     .map(([k, v]) => `${k}=${v}`)
@@ -258,6 +280,7 @@ export function renderMarkdown(info: RunInfo, results: StepResult[]): string {
     `- machine: ${info.machine}`,
     `- Node ${info.node}; ${info.postgres}`,
     `- server settings: ${settings}`,
+    ...(info.eventStoreDB ? [`- EventStoreDB (scenario 7e): ${info.eventStoreDB}`] : []),
     `- wall time: ${fmt(info.wallSeconds)} s; 1-minute load average ${info.load}`,
     '',
     '## Ordo against the other stores (throughput)',
@@ -281,5 +304,6 @@ export function renderMarkdown(info: RunInfo, results: StepResult[]): string {
     '## Scenarios',
     '',
     ...order.map((step) => stepTable(results, step)).filter(Boolean),
+    ...burstTables(results),
   ].join('\n');
 }

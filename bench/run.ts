@@ -3,7 +3,7 @@
  *
  *   pnpm bench                    the full run (4–7 minutes on 2 cores, depending on load)
  *   pnpm bench --quick            small sizes: a smoke run
- *   pnpm bench --only 3           one scenario (or several: --only 1,4)
+ *   pnpm bench --only 3           one scenario (or several: --only 1,4; --only 7e: scenario 7 on EventStoreDB)
  *   pnpm bench --stores ordo      some stores only (minimal, ordo, emmett)
  *   pnpm bench --out results      where the markdown and JSON results go (default bench/results)
  *   pnpm bench --rounds 3         rounds (default 3, --quick 1): each round runs every scenario on
@@ -13,7 +13,8 @@
  * A PostgreSQL server is started from the binaries on the machine with its default settings
  * (fsync on), unless DATABASE_URL names one (its user needs CREATEDB). Each scenario runs
  * against each store in a child process of its own, on a database created for it and dropped
- * afterwards.
+ * afterwards. Scenario 7e runs against the EventStoreDB test server, started for the run in a
+ * process of its own, unless EVENTSTOREDB_URL names a server.
  */
 import { execFileSync, fork } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -22,29 +23,34 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { createDatabase, dropDatabase, startBenchServer } from './postgres.js';
+import { startEventStoreDB, type BenchEventStoreDB } from './eventstoredb.js';
+import { createDatabase, dropDatabase, startBenchServer, type BenchServer } from './postgres.js';
 import { physicalLimits, type PhysicalLimit } from './pgbench.js';
 import { renderMarkdown, SCENARIO_TITLES, type RunInfo, type StepResult } from './report.js';
 import { medianResults, renderRounds, type Round } from './rounds.js';
-import { FULL, QUICK, type Measurement, type ScenarioId, type Sizes } from './scenarios.js';
+import { FULL, ORDO_ONLY, QUICK, type Measurement, type ScenarioId, type Sizes } from './scenarios.js';
 import type { StoreName } from './stores/types.js';
 import type { Step, WorkerReply, WorkerTask } from './worker.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const ALL_SCENARIOS: ScenarioId[] = ['1a', '1b', '2', '3', '4', '5', '6', '7'];
+const ALL_SCENARIOS: ScenarioId[] = ['1a', '1b', '2', '3', '4', '5', '6', '7', '7e'];
 const ALL_STORES: StoreName[] = ['minimal', 'ordo', 'emmett'];
 const CHILD_TIMEOUT_MS = 15 * 60_000;
 
-const USAGE = 'usage: pnpm bench [--quick] [--only 1,1a,1b,2,3,4,5,6,7] [--stores minimal,ordo,emmett] [--rounds N] [--log-events N] [--out DIR]';
+const USAGE = 'usage: pnpm bench [--quick] [--only 1,1a,1b,2,3,4,5,6,7,7e] [--stores minimal,ordo,emmett] [--rounds N] [--log-events N] [--out DIR]';
 
 /** The command line was wrong: the message says what; the usage follows it. */
 class UsageError extends Error {}
 
-/** Scenarios named by `--only`: each item is a scenario id or the start of some (`1` is 1a and 1b). */
+/**
+ * Scenarios named by `--only`: each item is a scenario id, or else the start of some (`1` is 1a and
+ * 1b; `7` is 7 alone, since it is an id of its own).
+ */
 function scenariosOf(list: string): ScenarioId[] {
   const chosen = new Set<ScenarioId>();
   for (const wanted of list.split(',').map((s) => s.trim())) {
-    const matches = ALL_SCENARIOS.filter((s) => s === wanted || s.startsWith(wanted));
+    const exact = ALL_SCENARIOS.filter((s) => s === wanted);
+    const matches = exact.length > 0 ? exact : ALL_SCENARIOS.filter((s) => s.startsWith(wanted));
     if (wanted === '' || matches.length === 0) throw new UsageError(`unknown scenario "${wanted}"`);
     matches.forEach((m) => chosen.add(m));
   }
@@ -168,13 +174,13 @@ function revision(): string {
   }
 }
 
-/** Runs one scenario on `stores`, in that order, each on a fresh database. */
+/** Runs one scenario on `stores`, in that order, each on a fresh database (7e: on the EventStoreDB server). */
 async function runScenario(
   scenario: ScenarioId,
   stores: StoreName[],
-  context: { adminUrl: string; sizes: Sizes; serverPid?: number; round: number },
+  context: { adminUrl: string; sizes: Sizes; serverPid?: number; round: number; eventStore?: BenchEventStoreDB },
 ): Promise<StepResult[]> {
-  const { adminUrl, sizes, serverPid, round } = context;
+  const { adminUrl, sizes, serverPid, round, eventStore } = context;
   const results: StepResult[] = [];
   const record = (result: StepResult, reply: WorkerReply) => {
     if (reply.ok) result.measurement = reply.measurement;
@@ -187,7 +193,8 @@ async function runScenario(
   for (const step of steps) console.log(SCENARIO_TITLES[step]);
   for (const store of stores) {
     const db = `bench_${scenario}_${store}`;
-    const url = await createDatabase(adminUrl, db);
+    if (scenario === '7e' && !eventStore) throw new Error('scenario 7e needs the EventStoreDB server');
+    const url = scenario === '7e' ? eventStore!.url : await createDatabase(adminUrl, db);
     const task = (step: Step): WorkerTask => ({ step, store, url, sizes, ...(serverPid !== undefined && { serverPid }) });
     try {
       if (scenario === '5') {
@@ -202,7 +209,7 @@ async function runScenario(
         record({ scenario, step: scenario as Step, store, round }, await runChild(task(scenario as Step)));
       }
     } finally {
-      await dropDatabase(adminUrl, db).catch(() => undefined);
+      if (scenario !== '7e') await dropDatabase(adminUrl, db).catch(() => undefined);
     }
   }
   console.log('');
@@ -224,6 +231,37 @@ async function measurePhysical(adminUrl: string, quick: boolean): Promise<Physic
   }
 }
 
+type Options = ReturnType<typeof parseCommandLine>;
+
+/** Runs the rounds: each runs every scenario on every store, in a store order rotated per round. */
+async function runRounds(args: Options, sizes: Sizes, server: BenchServer, eventStore: BenchEventStoreDB | undefined): Promise<Round[]> {
+  const rounds: Round[] = [];
+  const cores = cpus().length;
+  for (let round = 1; round <= args.rounds; round++) {
+    const before = loadavg()[0]!;
+    console.log(`== round ${round} of ${args.rounds} (1-minute load average ${before.toFixed(2)}) ==`);
+    const physical = await measurePhysical(server.adminUrl, args.quick);
+    const results: StepResult[] = [];
+    // Rotating the order interleaves the stores: none always runs first, or last, in a round.
+    const shift = (round - 1) % args.stores.length;
+    const stores = [...args.stores.slice(shift), ...args.stores.slice(0, shift)];
+    for (const scenario of args.scenarios) {
+      const these = ORDO_ONLY.includes(scenario) ? stores.filter((s) => s === 'ordo') : stores;
+      const context = {
+        adminUrl: server.adminUrl,
+        sizes,
+        round,
+        ...(server.postmasterPid !== undefined && { serverPid: server.postmasterPid }),
+        ...(eventStore && { eventStore }),
+      };
+      results.push(...(await runScenario(scenario, these, context)));
+    }
+    const after = loadavg()[0]!;
+    rounds.push({ round, loadBefore: before, loadAfter: after, overloaded: Math.max(before, after) > cores, physical, results });
+  }
+  return rounds;
+}
+
 async function main() {
   const args = optionsFromCommandLine();
   const sizes: Sizes = { ...(args.quick ? QUICK : FULL), ...(args.logEvents !== undefined && { logEvents: args.logEvents }) };
@@ -231,33 +269,18 @@ async function main() {
   const loadBefore = loadavg()[0]!;
   const measured = revision();
   const server = await startBenchServer();
-  const rounds: Round[] = [];
-  const cores = cpus().length;
-  console.log(`PostgreSQL: ${server.version.split(',')[0]} (${server.own ? 'started for this run' : 'DATABASE_URL'})`);
-  console.log(`settings: ${Object.entries(server.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`);
-  console.log(`${args.quick ? 'quick' : 'full'} run, ${args.rounds} round(s): scenarios ${args.scenarios.join(', ')}; stores ${args.stores.join(', ')}\n`);
-
+  let eventStore: BenchEventStoreDB | undefined;
+  let rounds: Round[];
   try {
-    for (let round = 1; round <= args.rounds; round++) {
-      const before = loadavg()[0]!;
-      console.log(`== round ${round} of ${args.rounds} (1-minute load average ${before.toFixed(2)}) ==`);
-      const physical = await measurePhysical(server.adminUrl, args.quick);
-      const results: StepResult[] = [];
-      // Rotating the order interleaves the stores: none always runs first, or last, in a round.
-      const shift = (round - 1) % args.stores.length;
-      const stores = [...args.stores.slice(shift), ...args.stores.slice(0, shift)];
-      for (const scenario of args.scenarios) {
-        const these = scenario === '6' || scenario === '7' ? stores.filter((s) => s === 'ordo') : stores;
-        const context = { adminUrl: server.adminUrl, sizes, round, ...(server.postmasterPid !== undefined && { serverPid: server.postmasterPid }) };
-        results.push(...(await runScenario(scenario, these, context)));
-      }
-      const after = loadavg()[0]!;
-      rounds.push({ round, loadBefore: before, loadAfter: after, overloaded: Math.max(before, after) > cores, physical, results });
-    }
+    eventStore = args.scenarios.includes('7e') ? await startEventStoreDB() : undefined;
+    console.log(`PostgreSQL: ${server.version.split(',')[0]} (${server.own ? 'started for this run' : 'DATABASE_URL'})`);
+    console.log(`settings: ${Object.entries(server.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    if (eventStore) console.log(`EventStoreDB: ${eventStore.description}`);
+    console.log(`${args.quick ? 'quick' : 'full'} run, ${args.rounds} round(s): scenarios ${args.scenarios.join(', ')}; stores ${args.stores.join(', ')}\n`);
+    rounds = await runRounds(args, sizes, server, eventStore);
   } finally {
-    await server.stop();
+    await Promise.all([server.stop(), eventStore?.stop()]);
   }
-
   const cpu = cpus();
   const info: RunInfo = {
     date: new Date().toISOString(),
@@ -270,9 +293,10 @@ async function main() {
     wallSeconds: (performance.now() - started) / 1000,
     revision: measured,
     load: `${loadBefore.toFixed(2)} before the run, ${loadavg()[0]!.toFixed(2)} after it`,
+    ...(eventStore && { eventStoreDB: eventStore.description }),
   };
   const all = rounds.flatMap((r) => r.results);
-  const markdown = `${renderMarkdown(info, medianResults(rounds))}\n\n${renderRounds(rounds, cores)}\n`;
+  const markdown = `${renderMarkdown(info, medianResults(rounds))}\n\n${renderRounds(rounds, cpu.length)}\n`;
   await mkdir(args.out, { recursive: true });
   await writeFile(join(args.out, 'latest.md'), markdown);
   await writeFile(join(args.out, 'latest.json'), JSON.stringify({ info, rounds }, null, 2));

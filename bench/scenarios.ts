@@ -6,7 +6,10 @@ import { cpuPer, startCpu } from './cpu.js';
 import { Latencies, runConcurrently, seconds } from './stats.js';
 import type { BenchEvent, BenchStore } from './stores/types.js';
 
-export type ScenarioId = '1a' | '1b' | '2' | '3' | '4' | '5' | '6' | '7';
+export type ScenarioId = '1a' | '1b' | '2' | '3' | '4' | '5' | '6' | '7' | '7e';
+
+/** The checkout scenarios, which run on Ordo only (the other stores have no order domain). */
+export const ORDO_ONLY: readonly string[] = ['6', '7', '7e'];
 
 export interface Sizes {
   /** 1a: single-event appends, one writer. */
@@ -22,7 +25,7 @@ export interface Sizes {
   reads: number;
   /** 5: events written by 16 writers (a multiple of 16), then caught up by a projection. */
   logEvents: number;
-  /** 6: concurrent checkouts. */
+  /** 6, 7 and 7e: concurrent checkouts (7 and 7e: in all, over 3 service processes). */
   checkouts: number;
 }
 

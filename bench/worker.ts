@@ -19,11 +19,12 @@ import {
 } from './scenarios.js';
 import type { BenchStore, StoreName } from './stores/types.js';
 
-export type Step = '1a' | '1b' | '2' | '3' | '4' | '5-populate' | '5-catch-up' | '6' | '7';
+export type Step = '1a' | '1b' | '2' | '3' | '4' | '5-populate' | '5-catch-up' | '6' | '7' | '7e';
 
 export interface WorkerTask {
   step: Step;
   store: StoreName;
+  /** The step's database; for 7e, the EventStoreDB server. */
   url: string;
   sizes: Sizes;
   /** The server's postmaster, when the bench started it: its CPU is measured too. */
@@ -47,7 +48,8 @@ async function runStep(task: WorkerTask): Promise<Measurement> {
   const { sizes } = task;
   setServerPid(task.serverPid);
   if (task.step === '6') return checkouts(task.url, sizes.checkouts);
-  if (task.step === '7') return multiProcessCheckouts(task.url, sizes.checkouts);
+  if (task.step === '7') return multiProcessCheckouts('postgres', task.url, sizes.checkouts);
+  if (task.step === '7e') return multiProcessCheckouts('eventstoredb', task.url, sizes.checkouts);
   const store = await openStore(task);
   try {
     switch (task.step) {

@@ -81,7 +81,7 @@ async function burst(task: ServiceTask, { orders, numbers }: Service): Promise<S
       try {
         const placed = await orders.placeOrder(checkoutInput(`cart-${task.run}-${task.index}-${i}`));
         report.placeMs.push(performance.now() - t0);
-        report.numbers.push(await numbers.waitForNumber(placed.orderId, { timeoutMs: 10 * 60_000 }));
+        report.numbers.push(await numbers.waitForNumber(placed.orderId, { timeoutMs: 10 * 60_000, placedAt: placed.position }));
         report.totalMs.push(performance.now() - t0);
       } catch (error) {
         report.errors++;
@@ -100,7 +100,7 @@ async function main() {
   // Warm-up: connections, prepared statements.
   for (let i = 0; i < 5; i++) {
     const placed = await orders.placeOrder(checkoutInput(`warm-${task.run}-${task.index}-${i}`));
-    await numbers.waitForNumber(placed.orderId, { timeoutMs: 60_000 });
+    await numbers.waitForNumber(placed.orderId, { timeoutMs: 60_000, placedAt: placed.position });
   }
   const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
   process.send!('ready');

@@ -48,7 +48,7 @@ export async function checkouts(url: string, count: number): Promise<Measurement
     const t0 = performance.now();
     const placed = await orders.placeOrder(checkoutInput(key));
     place.add(performance.now() - t0);
-    assigned.push(await numbers.waitForNumber(placed.orderId, { timeoutMs: 10 * 60_000 }));
+    assigned.push(await numbers.waitForNumber(placed.orderId, { timeoutMs: 10 * 60_000, placedAt: placed.position }));
     total.add(performance.now() - t0);
   }
 

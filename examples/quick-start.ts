@@ -9,14 +9,14 @@ export async function quickStart() {
   await numbers.start();
 
   // A payment callback may arrive five times: the idempotency key makes it one order.
-  const { orderId } = await orders.placeOrder({
+  const { orderId, position } = await orders.placeOrder({
     idempotencyKey: 'payment-pi_3Q8xYz',
     customer: { email: 'ada@example.com' },
     currency: 'EUR',
     lines: [{ sku: 'PIZZA-M', name: 'Margherita', quantity: 2, unitPrice: { amount: 950, currency: 'EUR' } }],
   });
 
-  const number = await numbers.waitForNumber(orderId); // e.g. SHOP-20261123-0001
+  const number = await numbers.waitForNumber(orderId, { placedAt: position }); // e.g. SHOP-20261123-0001
   await orders.changeStatus(orderId, 'confirmed', { actor: 'admin:ann', reason: 'kitchen has capacity' });
   await orders.changeStatus(orderId, 'confirmed', { actor: 'admin:bob' }); // already confirmed: a no-op
 

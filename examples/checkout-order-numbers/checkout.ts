@@ -49,7 +49,7 @@ export async function checkoutOrderNumbers(
           }),
         ),
       );
-      const number = await numbers.waitForNumber(placed[0]!.orderId, { timeoutMs: 30_000 });
+      const number = await numbers.waitForNumber(placed[0]!.orderId, { timeoutMs: 30_000, placedAt: placed[0]!.position });
       timings.push(performance.now() - started);
       return { orderId: placed[0]!.orderId, number };
     }),

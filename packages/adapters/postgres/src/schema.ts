@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { ValidationError } from '@ordo/core';
 import { applyMigrationsInTransactions } from './migration-runner.js';
+import { projectionLeasesTable } from './leases.js';
 import { appendEventsV1, appendEventsV3, appendStepsV2 } from './sql/append.sql.js';
 
 /** The schema Ordo's tables live in when none is given. */
@@ -138,6 +139,11 @@ ${appendEventsV1(names)}`;
     version: 3,
     name: 'append_events in one function again, the one-event append without arrays',
     sql: appendEventsV3,
+  },
+  {
+    version: 4,
+    name: 'projection leases: one working copy of a projection across instances',
+    sql: projectionLeasesTable,
   },
 ];
 

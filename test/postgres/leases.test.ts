@@ -1,13 +1,17 @@
 /**
- * Projection leases on PostgreSQL: the lease suite on `PostgresCheckpointStore`, bad input, and
- * two runners of one read model (two "instances", each with its own pool) where one works, the
- * other stands by and takes over from the checkpoint when the first stops.
+ * Projection leases on PostgreSQL: the lease suite on `PostgresCheckpointStore`, bad input, two
+ * runners of one read model (two "instances", each with its own pool) where one works, the other
+ * stands by and takes over from the checkpoint when the first stops, and the order lookup tables
+ * run the same way.
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createProjectionRunner, isValidationError, type EventStore, type ProjectionRunner, type RecordedEvent } from '@ordo/core';
+import { createOrderNumbers, createOrderService } from '@ordo/orders';
+import { createPostgresReadModels, type PostgresReadModels } from '@ordo/orders/postgres';
 import { PostgresCheckpointStore } from '@ordo/postgres';
+import { orderInput } from '../projections/helpers.js';
 import { leaseStoreSuite } from '../projections/lease-properties.js';
 import { createTestStore, dropSchema, testPool, uniqueSchemaName } from '../support/postgres.js';
 import { waitUntil } from '../support/wait.js';
@@ -133,5 +137,42 @@ describe('two runners with a lease on one PostgreSQL read model', () => {
     // Every handler call committed: no batch was applied by both and rolled back by one.
     expect(calls.filter((c) => c === 'a')).toHaveLength(40);
     expect(calls.filter((c) => c === 'b')).toHaveLength(20);
+  });
+});
+
+describe('the order lookup tables with a lease, in two instances', () => {
+  it('one instance keeps both tables, the other stands by, waits on the checkpoints, and takes over when the first stops', async () => {
+    const store = await createTestStore({ pollIntervalMs: 100 });
+    cleanups.push(() => store.close());
+    const other = await store.sibling({ pollIntervalMs: 100 }, { max: 4 });
+    cleanups.push(() => other.close());
+    const first = createPostgresReadModels({ store, lease: { ttlMs: 1000 } });
+    const second = createPostgresReadModels({ store: other.store, pool: other.pool, schema: store.schema, lease: { ttlMs: 1000 } });
+    await first.migrate();
+    const numbers = createOrderNumbers({ store, checkpoints: store.checkpoints(), prefix: 'RM' });
+    cleanups.push(() => Promise.all([numbers.stop(), first.stop(), second.stop()]));
+    await numbers.start();
+    await first.start();
+    await second.start();
+    const states = (models: PostgresReadModels) => [models.orderNumbers, models.notificationOutbox].map((r) => r.status().state);
+    expect(states(second)).toEqual(['standby', 'standby']);
+
+    const orders = createOrderService({ store });
+    const place = async (from: number, to: number) => {
+      const ids: string[] = [];
+      for (let i = from; i < to; i++) ids.push((await orders.placeOrder(orderInput(`rm-${i}`))).orderId);
+      for (const id of ids) await numbers.waitForNumber(id, { timeoutMs: 30_000 });
+      return ids;
+    };
+    const before = await place(0, 10);
+    await second.waitUntilCaughtUp({ timeoutMs: 30_000 }); // answered by the first instance's checkpoints
+    expect(states(second)).toEqual(['standby', 'standby']);
+    expect(await Promise.all(before.map(async (id) => (await second.findOrderNumber(id))?.number))).not.toContain(undefined);
+
+    await first.stop();
+    await waitUntil(() => states(second).every((s) => s !== 'standby'), 'the second instance to take over both tables');
+    const after = await place(10, 20);
+    await second.waitUntilCaughtUp({ timeoutMs: 30_000 });
+    for (const id of [...before, ...after]) expect((await second.findOrderNumber(id))?.number).toBe((await orders.getOrder(id)).number);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * The projection suites through PgBouncer in transaction mode: the checkpoint store and runner
  * suites (as in `checkpoints.test.ts`), and the order-number and notification projections (as in
- * `domain-projections.test.ts`, with fewer runs). Checkpoint transactions hold one server
- * connection from BEGIN to COMMIT, which transaction pooling allows; live reads poll.
+ * `domain-projections.test.ts`, with fewer runs), and the lease suite (plain statements, timed by
+ * the server). Checkpoint transactions hold one server connection from BEGIN to COMMIT, which
+ * transaction pooling allows; live reads poll.
  */
 import type pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
@@ -10,6 +11,7 @@ import type { EventStore } from '@ordo/core';
 import { PostgresCheckpointStore, PostgresEventStore } from '@ordo/postgres';
 import { notificationsProperty, notificationsSuite } from '../projections/notification-properties.js';
 import { orderNumbersProperty, orderNumbersSuite } from '../projections/order-numbers-properties.js';
+import { leaseStoreSuite } from '../projections/lease-properties.js';
 import { checkpointStoreSuite, projectionRunnerSuite } from '../projections/runner-properties.js';
 import { createPooledTestStore, pooledTestPool, startPgBouncer, type PooledTestStore, type TestPgBouncer } from '../support/pgbouncer.js';
 import { dropSchema, uniqueSchemaName } from '../support/postgres.js';
@@ -39,6 +41,11 @@ function pooledSchema(label: string) {
 describe('PostgresCheckpointStore through PgBouncer: the shared checkpoint suite', () => {
   const at = pooledSchema('pgbcp');
   checkpointStoreSuite(async () => new PostgresCheckpointStore({ pool: at.pool, schema: at.schema }));
+});
+
+describe('PostgresCheckpointStore leases through PgBouncer: the shared lease suite', () => {
+  const at = pooledSchema('pgblease');
+  leaseStoreSuite(async () => new PostgresCheckpointStore({ pool: at.pool, schema: at.schema }));
 });
 
 describe('the projection runner on PostgresEventStore through PgBouncer: the shared runner suite', () => {

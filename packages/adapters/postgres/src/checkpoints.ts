@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { CheckpointConflictError, ValidationError, type CheckpointStore } from '@ordo/core';
 import { STORE_TYPES, checkedOut, connect, type ConnectionOptions } from './connection.js';
+import { acquireLease, releaseLease } from './leases.js';
 import { poolerRefusal } from './pooler.js';
 import { DEFAULT_SCHEMA, migrateSchema, schemaNames, validateSchemaName, type SchemaNames } from './schema.js';
 
@@ -122,6 +123,25 @@ export class PostgresCheckpointStore implements CheckpointStore<pg.PoolClient> {
         throw poolerRefusal(error, 'A checkpoint transaction');
       }
     });
+  }
+
+  /**
+   * Takes or renews the lease of `name` for `owner` until `ttlMs` from now by the server's clock:
+   * true when `owner` holds it, false when another owner holds it unexpired (see `leases.ts`).
+   * @throws ValidationError for a bad name, owner or ttl.
+   */
+  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    checkName(name);
+    return acquireLease(this.pool, this.names, name, owner, ttlMs);
+  }
+
+  /**
+   * Gives up the lease of `name` if `owner` holds it (a no-op otherwise).
+   * @throws ValidationError for a bad name or owner.
+   */
+  async releaseLease(name: string, owner: string): Promise<void> {
+    checkName(name);
+    return releaseLease(this.pool, this.names, name, owner);
   }
 
   /** Ends the pool if the store made it from a connection string. */

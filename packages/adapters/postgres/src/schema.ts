@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { ValidationError } from '@ordo/core';
 import { applyMigrationsInTransactions } from './migration-runner.js';
+import { projectionLeasesTable } from './leases.js';
 import { appendEventV4, appendEventsV1, appendEventsV3, appendStepsV2 } from './sql/append.sql.js';
 
 /** The schema Ordo's tables live in when none is given. */
@@ -143,6 +144,11 @@ ${appendEventsV1(names)}`;
     version: 4,
     name: 'append_event: the one-event append with plain arguments',
     sql: appendEventV4,
+  },
+  {
+    version: 5,
+    name: 'projection leases: one working copy of a projection across instances',
+    sql: projectionLeasesTable,
   },
 ];
 

@@ -8,10 +8,12 @@
  * - `running`: at the head (live);
  * - `retrying`: the last attempt failed (a lost connection, a failed checkpoint write, or a handler
  *   failure still within its attempts); it tries again after a backoff, by itself;
+ * - `standby`: started with a lease (see the runner's `lease` option) that another copy holds; it
+ *   takes over when that copy stops or dies. Healthy, unless it keeps failing to reach the store;
  * - `stopped-on-poison`: stopped on an event the handler keeps failing on (see `failure`);
  * - `stopped`: not started, or stopped by `stop()`.
  */
-export type ProjectionState = 'running' | 'catching-up' | 'retrying' | 'stopped-on-poison' | 'stopped';
+export type ProjectionState = 'running' | 'catching-up' | 'retrying' | 'standby' | 'stopped-on-poison' | 'stopped';
 
 /** The last error a runner met, as plain data (safe to log or serve as JSON after bigint handling). */
 export interface ProjectionError {
@@ -49,7 +51,7 @@ export type HealthVerdict = 'ready' | 'degraded' | 'failing';
 /** What {@link health} returns: the verdict, why, and every runner's status. */
 export interface Health {
   status: HealthVerdict;
-  /** One line per runner that is not simply running, e.g. `order-numbers: retrying (3 failures): connect ECONNREFUSED`. */
+  /** One line per runner that is not simply running or standing by, e.g. `order-numbers: retrying (3 failures): connect ECONNREFUSED`. */
   reasons: string[];
   projections: ProjectionStatus[];
 }
@@ -70,7 +72,9 @@ export interface HasStatus {
 /**
  * One verdict over `runners` for a readiness probe: `failing` when any is stopped (on a poison
  * event or by hand) or has been retrying `failingAfter` times in a row; `degraded` when any is
- * catching up, retrying fewer times, or lags more than `maxLagSeconds`; else `ready`.
+ * catching up, retrying fewer times, or lags more than `maxLagSeconds`; else `ready`. A runner
+ * standing by for another copy's lease is ready, unless its attempts at the lease keep failing
+ * (then it counts as retrying).
  */
 export function health(runners: readonly HasStatus[], options: HealthOptions = {}): Health {
   return assessHealth(
@@ -100,6 +104,11 @@ export function assessHealth(statuses: readonly ProjectionStatus[], options: Hea
         break;
       case 'retrying':
         note(s.consecutiveFailures >= failingAfter ? 'failing' : 'degraded', `${s.name}: retrying (${s.consecutiveFailures} failures)${error}`);
+        break;
+      case 'standby':
+        if (s.consecutiveFailures > 0) {
+          note(s.consecutiveFailures >= failingAfter ? 'failing' : 'degraded', `${s.name}: standing by, retrying (${s.consecutiveFailures} failures)${error}`);
+        }
         break;
       case 'catching-up':
         note('degraded', `${s.name}: catching up (${s.lag.events} events, ${Math.round(s.lag.seconds)} s behind)`);

@@ -8,10 +8,12 @@ import { CheckpointConflictError, type CheckpointStore } from './checkpoints.js'
 import type { HasStatus, ProjectionState, ProjectionStatus } from './health.js';
 import { ProjectionFailedError, ProjectionTimeoutError, type Projection } from './projection.js';
 import { batchHandling, type RunnerCursor } from './runner-batches.js';
+import { LeaseKeeper, leaseSettings, type ProjectionLeaseOptions } from './runner-lease.js';
 import { RunnerRecord } from './runner-status.js';
 import { backoffDelay, DEFAULT_TRANSIENT_BACKOFF, StopRequested, type BackoffPolicy } from './supervision.js';
 
 export * from './projection.js';
+export { DEFAULT_LEASE_TTL_MS, type ProjectionLeaseOptions } from './runner-lease.js';
 
 /** What {@link createProjectionRunner} runs: the projection, the log it reads and where its checkpoint lives. */
 export interface ProjectionRunnerOptions<Tx = unknown> {
@@ -37,6 +39,15 @@ export interface ProjectionRunnerOptions<Tx = unknown> {
   backoff?: Partial<BackoffPolicy>;
   /** Called when the projection stops on a poison event. */
   onFailure?(error: ProjectionFailedError): void;
+  /**
+   * One working copy across service instances: the runner works only while it holds the
+   * projection's lease in the checkpoint store (which must have `acquireLease` and
+   * `releaseLease`), renewing it every third of `ttlMs` (default 10 s). Other copies stand by
+   * (state `standby`), try to take it at about that pace, and take over once the holder stops or
+   * its lease runs out. A holder that cannot renew stops handling when its lease would run out.
+   * The checkpoint's compare-and-set stays the safety net. Without it every copy works.
+   */
+  lease?: ProjectionLeaseOptions;
 }
 
 /** How long a wait for a projection may take: a timeout, and a signal that ends it sooner. */
@@ -61,14 +72,15 @@ export interface ProjectionRunner extends HasStatus {
   /**
    * Resolves once every event up to `position` has been handled. Rejects if the projection fails,
    * after `timeoutMs` (default 30 s) with a `ProjectionTimeoutError`, or when `signal` aborts, with
-   * the signal's reason.
+   * the signal's reason. A copy standing by (see the `lease` option) reads the checkpoint every
+   * quarter second or so while anyone waits, and resolves once the working copy has handled `position`.
    */
   waitFor(position: bigint, options?: WaitOptions): Promise<void>;
   /** Waits until the projection has handled the log as it is now (same options and errors as `waitFor`). */
   waitUntilCaughtUp(options?: WaitOptions): Promise<void>;
   /** How far behind the log head the projection is, in global positions (asks the store). */
   lag(): Promise<bigint>;
-  /** Position of the last event handled (or skipped by the filter). */
+  /** Position of the last event handled (or skipped by the filter); standing by, the checkpoint as last read. */
   readonly position: bigint;
   /** State, position, lag, last error and failure streak, without I/O: for readiness probes (see `health`). */
   status(): ProjectionStatus;
@@ -96,6 +108,11 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
   if (!projection.handle && !projection.handleBatch) {
     throw new TypeError(`Projection "${projection.name}" needs a handle or a handleBatch function`);
   }
+  const lease = options.lease === undefined ? undefined : leaseSettings(options.lease, checkpoints, projection.name);
+  /** Holds the lease, with the `lease` option: the runner works only while `keeper.held`. */
+  let keeper: LeaseKeeper | undefined;
+  /** A stop on a poison event giving up the lease: a new start waits for it. */
+  let leaseGivenUp: Promise<void> = Promise.resolve();
 
   let phase: 'stopped' | 'running' | 'failed' = 'stopped';
   let failure: ProjectionFailedError | undefined;
@@ -125,10 +142,11 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
   const record = new RunnerRecord((r): ProjectionState => {
     if (phase === 'failed') return 'stopped-on-poison';
     if (phase === 'stopped') return 'stopped';
+    if (keeper && !keeper.held) return 'standby';
     if (r.consecutiveFailures > 0) return 'retrying';
     return r.caughtUp ? 'running' : 'catching-up';
   });
-  const active = () => phase === 'running' && !stopping;
+  const active = () => phase === 'running' && !stopping && (!keeper || keeper.held);
 
   function settleWaiters() {
     waiters = waiters.filter((w) => {
@@ -233,6 +251,8 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
     run.abort();
     void subscription?.stop();
     subscription = undefined;
+    // Another copy (say, of an older release during a rolling deploy) may get past this event.
+    if (keeper) leaseGivenUp = keeper.stop().then(() => keeper!.release());
     record.touch();
     settleWaiters();
     options.onFailure?.(error);
@@ -314,6 +334,58 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
     return restarting;
   }
 
+  /** Got the lease: handle from the checkpoint on. */
+  async function takeOver() {
+    record.caughtUp = false;
+    record.touch();
+    await restart({ reread: true, delay: false });
+  }
+
+  /** Lost the lease: stop handling at once (backoffs end now) and wait until nothing is in hand. */
+  async function standBy() {
+    run.abort();
+    await restarting;
+    const old = subscription;
+    subscription = undefined;
+    await old?.stop();
+    await queue;
+    buffer = [];
+    record.caughtUp = false;
+    if (!stopping) run = new AbortController(); // for the next term, and for stop() to end waits
+    record.touch();
+  }
+
+  /** Standing by: another copy moved the checkpoint to `position`. */
+  function followed(position: bigint | null) {
+    if (active() || position === null || position <= cursor.position) return;
+    cursor.position = position;
+    record.touch();
+    settleWaiters();
+  }
+
+  if (lease) {
+    keeper = new LeaseKeeper({
+      ...lease,
+      checkpoints,
+      name: projection.name,
+      backoff,
+      record,
+      holder: { activate: takeOver, deactivate: standBy, followed, waiting: () => waiters.length > 0 },
+    });
+  }
+
+  /** Starts with the lease option: resolves after the first attempt at the lease (and the activation, if it got it). */
+  async function startLeased(leased: LeaseKeeper) {
+    await leaseGivenUp;
+    try {
+      await leased.start();
+    } catch (error) {
+      phase = 'stopped';
+      record.touch();
+      throw error;
+    }
+  }
+
   return {
     name: projection.name,
     get position() {
@@ -333,6 +405,7 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
       stopping = false;
       run = new AbortController();
       record.reset();
+      if (keeper) return startLeased(keeper);
       try {
         await readCheckpoint();
       } catch (error) {
@@ -351,11 +424,14 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
       if (phase !== 'running') return;
       stopping = true;
       run.abort();
+      await keeper?.stop();
       await restarting;
       await subscription?.stop();
       subscription = undefined;
       await queue;
-      if (!transactional && phase === 'running') await storeCheckpoint(cursor.position).catch(() => undefined);
+      const working = phase === 'running' && (!keeper || keeper.held);
+      if (!transactional && working) await storeCheckpoint(cursor.position).catch(() => undefined);
+      await keeper?.release(); // after the last checkpoint: the next holder starts from it
       phase = 'stopped';
       stopping = false;
       record.touch();
@@ -379,6 +455,7 @@ export function createProjectionRunner<Tx = unknown>(options: ProjectionRunnerOp
           reject: (e: Error) => end(() => reject(e)),
         };
         waiters.push(waiter);
+        if (keeper && phase === 'running' && !keeper.held) void keeper.followWhileWaited();
       });
     },
     async waitUntilCaughtUp(opts) {

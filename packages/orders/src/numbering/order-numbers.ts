@@ -9,6 +9,7 @@ import {
   type EventStore,
   MemoryCheckpointStore,
   type Projection,
+  type ProjectionLeaseOptions,
   type ProjectionRunner,
   type RecordedEvent,
   sleep,
@@ -89,6 +90,12 @@ export interface OrderNumbersOptions {
   orders?: OrderService;
   /** Projection name (its checkpoint key). Default `order-numbers`. */
   name?: string;
+  /**
+   * One numbering copy across service instances: the runner's lease (see `ProjectionRunnerOptions`
+   * of `@ordo/core`). Default `{}` (a 10 s lease) when the checkpoint store keeps leases
+   * (PostgreSQL, memory); `false` lets every instance number, fenced by the checkpoint alone.
+   */
+  lease?: ProjectionLeaseOptions | false;
 }
 
 /** The order-numbers projection with its runner and lookups. */
@@ -359,14 +366,28 @@ export function waitForNumber(store: EventStore, orderId: string, { timeoutMs = 
   });
 }
 
-/** The order-numbers projection, a runner for it, and lookups, in one object. */
+/** The runner's lease: as given, or by default one whenever the checkpoint store keeps leases. */
+function leaseOption(lease: ProjectionLeaseOptions | false | undefined, checkpoints: CheckpointStore): { lease?: ProjectionLeaseOptions } {
+  if (lease === false) return {};
+  if (lease !== undefined) return { lease };
+  const keepsLeases = typeof checkpoints.acquireLease === 'function' && typeof checkpoints.releaseLease === 'function';
+  return keepsLeases ? { lease: {} } : {};
+}
+
+/**
+ * The order-numbers projection, a runner for it, and lookups, in one object. Run one in every
+ * service instance: by default the runner holds a lease in the checkpoint store (when it keeps
+ * leases), so one instance numbers orders and the others stand by to take over (see `lease`).
+ */
 export function createOrderNumbers(options: OrderNumbersOptions): OrderNumbers {
   const { store } = options;
   const projection = orderNumbersProjection(options);
+  const checkpoints = options.checkpoints ?? new MemoryCheckpointStore();
   const runner = createProjectionRunner({
     store,
-    checkpoints: options.checkpoints ?? new MemoryCheckpointStore(),
+    checkpoints,
     projection,
+    ...leaseOption(options.lease, checkpoints),
   });
 
   // While started, one subscription to `OrderNumberAssigned` answers every `waitForNumber`, so a

@@ -484,6 +484,12 @@ export interface PostgresReadModelsOptions {
   retry?: ProjectionRunnerOptions['retry'];
   /** Called when a projection stops on an event it cannot apply. */
   onFailure?(error: ProjectionFailedError): void;
+  /**
+   * One working copy of each table's projection across service instances (see `lease` of
+   * `ProjectionRunnerOptions`): each runner holds its projection's lease, and the copies in other
+   * instances stand by. Default: none; every copy works, and the checkpoint lets one apply each batch.
+   */
+  lease?: ProjectionRunnerOptions['lease'];
 }
 
 /** The two lookup tables, their runners, and queries bound to the pool and schema. */
@@ -515,7 +521,8 @@ export interface PostgresReadModels {
 /**
  * Sets up both lookup tables over a store: a {@link PostgresCheckpointStore} and a projection
  * runner for each table. Run as many copies as you like (one per service instance): the
- * checkpoint's compare-and-set lets one copy apply each batch, and the others follow.
+ * checkpoint's compare-and-set lets one copy apply each batch, and the others follow; with
+ * `lease`, one copy works and the others stand by.
  *
  * @example
  * const readModels = createPostgresReadModels({ store });
@@ -541,6 +548,7 @@ export function createPostgresReadModels(options: PostgresReadModelsOptions): Po
       ...(options.checkpointEvery !== undefined && { checkpointEvery: options.checkpointEvery }),
       ...(options.retry && { retry: options.retry }),
       ...(options.onFailure && { onFailure: options.onFailure }),
+      ...(options.lease && { lease: options.lease }),
     });
   const orderNumbers = runner(orderNumbersTableProjection({ schema, ...(options.names?.orderNumbers && { name: options.names.orderNumbers }) }));
   const notificationOutbox = runner(

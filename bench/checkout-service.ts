@@ -7,6 +7,7 @@
 import { type CheckpointStore } from '@ordo/core';
 import { createOrderNumbers, createOrderService, type OrderNumbers, type OrderService } from '@ordo/orders';
 import { PostgresCheckpointStore, PostgresEventStore } from '@ordo/postgres';
+import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { checkoutInput } from './checkouts.js';
 import { connectEventStoreDB } from './eventstoredb.js';
@@ -25,6 +26,8 @@ export interface ServiceTask {
   index: number;
   /** The projection's name and the orders' number prefix, when not the defaults. */
   numbering?: { name: string; prefix: string };
+  /** 7w: the numbering runs in a worker thread of the process; the main thread only waits for numbers. */
+  numberingThread?: boolean;
 }
 
 /** What a service process sends back after its checkouts. */
@@ -55,13 +58,36 @@ async function postgresService(task: ServiceTask): Promise<Service> {
     orders: createOrderService({ store: projectionStore }),
     checkpoints: new PostgresCheckpointStore({ pool: projectionPool }) as CheckpointStore<unknown> as CheckpointStore,
     ...task.numbering,
+    // 7w: this thread only answers waits; the numbering thread numbers.
+    ...(task.numberingThread && { numbering: false }),
   });
+  const thread = task.numberingThread ? await startNumberingThread(task.url) : undefined;
   return {
     orders: createOrderService({ store }),
     numbers,
     async close() {
+      await thread?.stop();
       await Promise.all([store.close(), projectionStore.close()]);
       await Promise.all([pool.end(), projectionPool.end()]);
+    },
+  };
+}
+
+/** Starts the numbering of a 7w service in a worker thread; resolves once it runs. */
+async function startNumberingThread(url: string): Promise<{ stop(): Promise<void> }> {
+  const worker = new Worker(new URL('./numbering-thread-start.mjs', import.meta.url), { workerData: { url } });
+  const next = () =>
+    new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+    });
+  await next();
+  return {
+    async stop() {
+      const stopped = next();
+      worker.postMessage('stop');
+      await stopped;
+      await worker.terminate();
     },
   };
 }

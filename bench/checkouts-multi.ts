@@ -51,11 +51,17 @@ async function prepare(backend: CheckoutBackend, url: string, run: string): Prom
 }
 
 /** Runs `count` checkouts at once, shared among `processes` service processes on `backend` at `url`. */
-export async function multiProcessCheckouts(backend: CheckoutBackend, url: string, count: number, processes = 3): Promise<Measurement> {
+export async function multiProcessCheckouts(
+  backend: CheckoutBackend,
+  url: string,
+  count: number,
+  processes = 3,
+  { numberingThread = false } = {},
+): Promise<Measurement> {
   const run = crypto.randomUUID();
   const numbering = await prepare(backend, url, run);
   const shares = Array.from({ length: processes }, (_, i) => Math.floor(count / processes) + (i < count % processes ? 1 : 0));
-  const services = shares.map((share, index) => startService({ backend, url, count: share, run, index, ...(numbering && { numbering }) }));
+  const services = shares.map((share, index) => startService({ backend, url, count: share, run, index, numberingThread, ...(numbering && { numbering }) }));
   try {
     await Promise.all(services.map((s) => s.ready));
     const start = performance.now();

@@ -40,6 +40,7 @@ export const SCENARIO_TITLES: Record<Step, string> = {
   '5-catch-up': '5b. A projection catching up over the whole log',
   '6': '6. Concurrent checkouts until every order has its number (Ordo only)',
   '7': '7. A burst of checkouts from 3 service processes sharing one PostgreSQL, until every order has its number (Ordo only)',
+  '7w': '7w. The same burst on PostgreSQL, each service numbering in a worker thread of its own (Ordo only)',
   '7e': '7e. The same burst from 3 service processes sharing one EventStoreDB, through @ordo/eventstoredb (Ordo only)',
 };
 
@@ -109,6 +110,7 @@ const EXTRA_COLUMNS: Partial<Record<Step, ExtraColumn[]>> = {
     ['numberingMsPerOrder', 'numbering alone, ms per order', 2],
   ],
   '7': BURST_COLUMNS,
+  '7w': BURST_COLUMNS,
   '7e': BURST_COLUMNS,
 };
 
@@ -205,7 +207,7 @@ export function checkTargets(results: StepResult[]): TargetCheck[] {
       met: o5.rate >= 100_000 && typeof vs === 'number' && vs >= 0.9 && missed === 0 && twice === 0 && typeof heap === 'number' && heap <= 110,
     });
   }
-  for (const step of ['6', '7', '7e'] as const) {
+  for (const step of ['6', '7', '7w', '7e'] as const) {
     const o6 = m(step, 'ordo');
     if (!o6) continue;
     const place = Number(o6.extra.placeP99);
@@ -259,11 +261,9 @@ function cpuTable(results: StepResult[]): string {
 /** Scenarios 7 and 7e, the same burst on PostgreSQL and on EventStoreDB: one table when both ran, row beside row. */
 function burstTables(results: StepResult[]): string[] {
   const ran = (step: Step) => results.some((r) => r.step === step);
-  if (ran('7') && ran('7e')) {
-    const title = '7 and 7e. A burst of checkouts from 3 service processes sharing one PostgreSQL (7) or one EventStoreDB (7e), until every order has its number (Ordo only)';
-    return [stepTable(results, '7', { step: '7e', title })];
-  }
-  return [stepTable(results, '7'), stepTable(results, '7e')].filter(Boolean);
+  const title = '7 and 7e. A burst of checkouts from 3 service processes sharing one PostgreSQL (7) or one EventStoreDB (7e), until every order has its number (Ordo only)';
+  const tables = ran('7') && ran('7e') ? [stepTable(results, '7', { step: '7e', title })] : [stepTable(results, '7'), stepTable(results, '7e')];
+  return [...tables, stepTable(results, '7w')].filter(Boolean);
 }
 
 export function renderMarkdown(info: RunInfo, results: StepResult[]): string {

@@ -6,10 +6,10 @@ import { cpuPer, startCpu } from './cpu.js';
 import { Latencies, runConcurrently, seconds } from './stats.js';
 import type { BenchEvent, BenchStore } from './stores/types.js';
 
-export type ScenarioId = '1a' | '1b' | '2' | '3' | '4' | '5' | '6' | '7' | '7e';
+export type ScenarioId = '1a' | '1b' | '2' | '3' | '4' | '5' | '6' | '7' | '7w' | '7e';
 
 /** The checkout scenarios, which run on Ordo only (the other stores have no order domain). */
-export const ORDO_ONLY: readonly string[] = ['6', '7', '7e'];
+export const ORDO_ONLY: readonly string[] = ['6', '7', '7w', '7e'];
 
 export interface Sizes {
   /** 1a: single-event appends, one writer. */

@@ -19,7 +19,7 @@ import {
 } from './scenarios.js';
 import type { BenchStore, StoreName } from './stores/types.js';
 
-export type Step = '1a' | '1b' | '2' | '3' | '4' | '5-populate' | '5-catch-up' | '6' | '7' | '7e';
+export type Step = '1a' | '1b' | '2' | '3' | '4' | '5-populate' | '5-catch-up' | '6' | '7' | '7w' | '7e';
 
 export interface WorkerTask {
   step: Step;
@@ -49,6 +49,7 @@ async function runStep(task: WorkerTask): Promise<Measurement> {
   setServerPid(task.serverPid);
   if (task.step === '6') return checkouts(task.url, sizes.checkouts);
   if (task.step === '7') return multiProcessCheckouts('postgres', task.url, sizes.checkouts);
+  if (task.step === '7w') return multiProcessCheckouts('postgres', task.url, sizes.checkouts, 3, { numberingThread: true });
   if (task.step === '7e') return multiProcessCheckouts('eventstoredb', task.url, sizes.checkouts);
   const store = await openStore(task);
   try {

@@ -152,6 +152,42 @@ describe('PostgresEventStore', () => {
     }
   });
 
+  it('notifications do not queue behind the pool: a busy pool does not keep other instances asleep', async () => {
+    const writer = await store.sibling({}, { max: 3, application_name: `${app}-busy` });
+    // Woken by notifications only: its poll interval is longer than the test.
+    const other = await store.sibling({ pollIntervalMs: 10 * 60_000 }, { application_name: `${app}-other` });
+    const held: pg.PoolClient[] = [];
+    try {
+      const received: string[] = [];
+      let caughtUp = false;
+      const subscription = other.store.subscribeToAll({
+        after: START,
+        onEvent: (e) => {
+          received.push(e.id);
+        },
+        onCaughtUp: () => {
+          caughtUp = true;
+        },
+      });
+      await waitUntil(async () => caughtUp && (await backends(`${app}-other`)).listeners.length === 1, 'the other instance to listen');
+      // Two of the pool's three connections busy, and a request queued for the third: the
+      // connection the append gives back goes to that request, and stays with it.
+      held.push(await writer.pool.connect(), await writer.pool.connect());
+      const e = event();
+      const appended = writer.store.appendToStream('busy', [e], { expectedVersion: 'no_stream' });
+      const queued = writer.pool.connect();
+      await appended;
+      held.push(await queued);
+      await waitUntil(() => received.length === 1, 'the notification, sent while every pooled connection is taken');
+      expect(received).toEqual([e.id]);
+      await subscription.stop();
+    } finally {
+      for (const client of held) client.release();
+      await writer.close();
+      await other.close();
+    }
+  });
+
   it('a subscription outlives the loss of its LISTEN connection and of its pooled connections', async () => {
     const sub = subscribe();
     await waitUntil(async () => (await backends()).listeners.length === 1, 'the LISTEN connection');

@@ -90,3 +90,29 @@ describe('waiting for a number in a process that runs the numbering', () => {
     }
   });
 });
+
+describe('an instance that only waits for numbers (numbering: false)', () => {
+  it('does not number, and answers its waits from what the numbering instance assigns', async () => {
+    const store = new MemoryEventStore();
+    const orders = createOrderService({ store, clock: () => new Date('2026-11-23T12:00:00Z') });
+    const waiting = createOrderNumbers({ store, prefix: 'NW', numbering: false });
+    await waiting.start();
+    try {
+      const placed = await orders.placeOrder(orderInput('waits-only'));
+      const number = waiting.waitForNumber(placed.orderId, { placedAt: placed.position, timeoutMs: 5000 });
+      // Nobody numbers yet: the wait is still open, and this instance's runner is not running.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(waiting.runner.status().state).toBe('stopped');
+      expect((await store.readStream(`order-${placed.orderId}`)).events.map((e) => e.type)).not.toContain('OrderNumberAssigned');
+      const numbering = createOrderNumbers({ store, prefix: 'NW' });
+      await numbering.start();
+      try {
+        expect(await number).toBe('NW-20261123-0001');
+      } finally {
+        await numbering.stop();
+      }
+    } finally {
+      await waiting.stop();
+    }
+  });
+});

@@ -155,7 +155,6 @@ export async function appendToStreamInPostgres(
   const valid = serializeAppend(stream, events, expected, context.limits);
   const head = [stream, typeof expected === 'bigint' ? 'version' : expected, typeof expected === 'bigint' ? expected.toString() : null];
   const one = valid.length === 1 ? valid[0]! : undefined;
-  const batch = [...head, valid.map((e) => e.id), valid.map((e) => e.type), valid.map((e) => e.data), valid.map((e) => e.metadata)];
   const run = async (client: pg.PoolClient, statement: { name: string; text: string }, values: unknown[]) =>
     (await client.query<AppendRow>({ ...statement, values, types: STORE_TYPES })).rows[0]!;
   const { row, maybeStored } = await runAppendStatement<AppendRow>(
@@ -170,7 +169,8 @@ export async function appendToStreamInPostgres(
           context.oneEventFunction = false;
         }
       }
-      return run(client, statements.many, [...batch, exclusive]);
+      const batch = [valid.map((e) => e.id), valid.map((e) => e.type), valid.map((e) => e.data), valid.map((e) => e.metadata)];
+      return run(client, statements.many, [...head, ...batch, exclusive]);
     },
   );
   switch (row.status) {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { Notifier } from './notifier.js';
 import { listenClient, statementNamed } from './pooler.js';
 import type { SchemaNames } from './schema.js';
 
@@ -37,9 +38,11 @@ export class WakeUps {
   private listenerStarting: Promise<void> | undefined;
   private listenerRetry: ReturnType<typeof setTimeout> | undefined;
   private readonly notify: { name: string; text: string };
+  private readonly notifier: Notifier;
 
   /** Wake-ups for one store (nothing is connected until {@link ensureListener}). */
   constructor(private readonly options: WakeUpOptions) {
+    this.notifier = new Notifier(options.pool);
     this.notify = statementNamed(
       { name: `ordo_notify_${options.names.statementKey}`, text: `select pg_notify('${options.names.channel}', '')` },
       options.preparedStatements,
@@ -75,7 +78,7 @@ export class WakeUps {
   /** Sends a notification, and one more after each pause in which appends asked for it. */
   private async sendNotifications(): Promise<void> {
     for (;;) {
-      await this.options.pool.query(this.notify).catch(() => undefined);
+      await this.notifier.send(this.notify);
       if (this.options.notifyIntervalMs > 0 && !this.options.closed()) await this.pause();
       if (this.notifying !== 'again') break;
       this.notifying = 'sending';
@@ -98,10 +101,11 @@ export class WakeUps {
     });
   }
 
-  /** Sends the notification that waits out its interval now, and resolves when all are sent (on close). */
+  /** Sends the notification that waits out its interval now, resolves when all are sent, and closes the notifying connection (on close). */
   async flushNotifications(): Promise<void> {
     this.endPause?.();
     await this.sent;
+    await this.notifier.close();
   }
 
   /** Wakes every waiter in this process. */

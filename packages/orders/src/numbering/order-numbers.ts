@@ -96,6 +96,13 @@ export interface OrderNumbersOptions {
    * (PostgreSQL, memory); `false` lets every instance number, fenced by the checkpoint alone.
    */
   lease?: ProjectionLeaseOptions | false;
+  /**
+   * Whether `start()` runs the numbering here. Default `true`. `false`: this instance only answers
+   * `waitForNumber` (from one shared subscription), and the numbering runs elsewhere, e.g. in a
+   * worker thread or process of its own, where a burst of requests on this event loop cannot hold
+   * it up.
+   */
+  numbering?: boolean;
 }
 
 /** The order-numbers projection with its runner and lookups. */
@@ -399,7 +406,7 @@ export function createOrderNumbers(options: OrderNumbersOptions): OrderNumbers {
     runner,
     async start() {
       await watcher.start();
-      await runner.start();
+      if (options.numbering !== false) await runner.start();
     },
     async stop() {
       await runner.stop();

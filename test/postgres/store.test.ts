@@ -46,6 +46,23 @@ describe('PostgresEventStore', () => {
     return { listeners: rows.filter((r) => r.query === listen).map((r) => r.pid), all: rows.map((r) => r.pid) };
   }
 
+  /** A live subscription on another instance (`${app}-other`), once it listens: the ids it receives. */
+  async function listeningIn(other: PostgresEventStore) {
+    const received: string[] = [];
+    let caughtUp = false;
+    const subscription = other.subscribeToAll({
+      after: START,
+      onEvent: (e) => {
+        received.push(e.id);
+      },
+      onCaughtUp: () => {
+        caughtUp = true;
+      },
+    });
+    await waitUntil(async () => caughtUp && (await backends(`${app}-other`)).listeners.length === 1, 'the other instance to listen');
+    return { received, subscription };
+  }
+
   function subscribe() {
     const received: RecordedEvent[] = [];
     const errors: unknown[] = [];
@@ -85,18 +102,7 @@ describe('PostgresEventStore', () => {
     // No polling to speak of: only a notification can wake it.
     const other = await store.sibling({ pollIntervalMs: 60_000 }, { application_name: `${app}-other` });
     try {
-      const received: string[] = [];
-      let caughtUp = false;
-      const subscription = other.store.subscribeToAll({
-        after: START,
-        onEvent: (e) => {
-          received.push(e.id);
-        },
-        onCaughtUp: () => {
-          caughtUp = true;
-        },
-      });
-      await waitUntil(async () => caughtUp && (await backends(`${app}-other`)).listeners.length === 1, 'the other instance to listen');
+      const { received, subscription } = await listeningIn(other.store);
       const e = event();
       await store.appendToStream('s', [e], { expectedVersion: 'no_stream' });
       await waitUntil(() => received.length === 1, 'the notification to wake the other instance');
@@ -118,18 +124,7 @@ describe('PostgresEventStore', () => {
       await listener.connect();
       listener.on('notification', () => heard.push(Date.now()));
       await listener.query(`listen "ordo_${store.schema}"`);
-      const received: string[] = [];
-      let caughtUp = false;
-      const subscription = other.store.subscribeToAll({
-        after: START,
-        onEvent: (e) => {
-          received.push(e.id);
-        },
-        onCaughtUp: () => {
-          caughtUp = true;
-        },
-      });
-      await waitUntil(async () => caughtUp && (await backends(`${app}-other`)).listeners.length === 1, 'the other instance to listen');
+      const { received, subscription } = await listeningIn(other.store);
       const appended = [];
       for (let i = 0; i < 20; i++) {
         const e = event();
@@ -158,18 +153,7 @@ describe('PostgresEventStore', () => {
     const other = await store.sibling({ pollIntervalMs: 10 * 60_000 }, { application_name: `${app}-other` });
     const held: pg.PoolClient[] = [];
     try {
-      const received: string[] = [];
-      let caughtUp = false;
-      const subscription = other.store.subscribeToAll({
-        after: START,
-        onEvent: (e) => {
-          received.push(e.id);
-        },
-        onCaughtUp: () => {
-          caughtUp = true;
-        },
-      });
-      await waitUntil(async () => caughtUp && (await backends(`${app}-other`)).listeners.length === 1, 'the other instance to listen');
+      const { received, subscription } = await listeningIn(other.store);
       // Two of the pool's three connections busy, and a request queued for the third: the
       // connection the append gives back goes to that request, and stays with it.
       held.push(await writer.pool.connect(), await writer.pool.connect());

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { START, createProjectionRunner, type NewEvent, type RecordedEvent } from '@ordo/core';
-import { PostgresCheckpointStore, PostgresEventStore, isReplicaLagError } from '@ordo/postgres';
+import { PostgresCheckpointStore, PostgresEventStore, isReplicaLagError, schemaNames } from '@ordo/postgres';
 import { uniqueSchemaName } from '../support/postgres.js';
 import { recordingSubscription } from '../support/recording-subscription.js';
 import { poolOn, startReplicatedServers, type ReplicatedServers } from '../support/replica.js';
@@ -65,6 +65,26 @@ async function replicatedStore() {
         }
         expect(rows[0]!.status).toBe('ok');
         return BigInt(rows[0]!.last_position);
+      }
+    },
+    /** Resolves once an append waits for the exclusive draw of global positions (see `append_events`), or `until` settles. */
+    async exclusiveDrawWaiting(until: Promise<unknown>): Promise<void> {
+      let over = false;
+      until.then(
+        () => (over = true),
+        () => (over = true),
+      );
+      const key = schemaNames(schema).sequencerLockKey;
+      // An int8 advisory key shows in pg_locks as its high and low 32 bits.
+      const high = Number(BigInt.asUintN(32, key >> 32n));
+      const low = Number(BigInt.asUintN(32, key));
+      while (!over) {
+        const { rows } = await primary.query<{ n: number }>(
+          `select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and mode = 'ExclusiveLock' and classid::bigint = $1 and objid::bigint = $2`,
+          [high, low],
+        );
+        if (rows[0]!.n > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },
     /** Rows the replica has replayed, committed ones only, without the horizon: what a naive reader sees. */
@@ -188,11 +208,16 @@ describe('concurrent writers on the primary, a subscriber on the replica (fast-c
           const sub = recordingSubscription(at.store);
           const holders = await Promise.all(plan.held.map(() => at.connection()));
           const heldPositions = await Promise.all(holders.map((c, i) => at.appendInOpenTransaction(c, `held-${i}`, [event('Held')])));
-          await Promise.all(
+          const writing = Promise.all(
             plan.writers.map(async (count, w) => {
               for (let i = 0; i < count; i++) await at.store.appendToStream(`w-${w}`, [event(), event()], { expectedVersion: 'any' });
             }),
           );
+          // A writer that keeps drawing positions at the same moment as another asks for the
+          // exclusive draw, which waits for every open append: the held ones end only below. So
+          // go on once the writers are done, or one of them waits for that draw.
+          if (heldPositions.length > 0) await Promise.race([writing, at.exclusiveDrawWaiting(writing)]);
+          else await writing;
           // While any hole is open, nothing at or after it is delivered.
           if (heldPositions.length > 0) {
             await sub.idleTwice();
@@ -200,6 +225,7 @@ describe('concurrent writers on the primary, a subscriber on the replica (fast-c
             expect(sub.received.every((e) => e.globalPosition < firstHole)).toBe(true);
           }
           await Promise.all(holders.map((c, i) => c.query(plan.held[i] ? 'commit' : 'rollback')));
+          await writing;
           const log = await at.primaryLog();
           const head = log.length === 0 ? START : log[log.length - 1]!.globalPosition;
           await at.store.waitForReplica(head, { timeoutMs: 30_000 });

@@ -21,11 +21,19 @@ it('logs an idle pooled connection that the server terminated, at warn, and keep
   try {
     await store.migrate();
     await store.appendToStream('logged-1', [{ id: randomUUID(), type: 'Tested', data: {} }], { expectedVersion: 'no_stream' });
-    // The notification sent after the append may still hold the connection it used: a read makes
-    // sure some connection is idle (a connection in use reports its loss to its statement instead).
+    // A read makes sure some pooled connection is idle (a connection in use reports its loss to its
+    // statement instead).
     await store.readStream('logged-1');
+    // The notification after the append goes out on a connection of its own: once it has, leave
+    // that one alone, so that it cannot fall back to the pool while the pool's connections go.
+    const notifying = `%pg_notify%`;
+    await waitUntil(
+      async () =>
+        (await admin.query(`select 1 from pg_stat_activity where application_name = $1 and state = 'idle' and query like $2`, [app, notifying])).rowCount === 1,
+      'the notification to be sent',
+    );
     // The pool keeps its idle connections (no idle timeout), so terminating them is what the pool sees.
-    await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [app]);
+    await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and query not like $2', [app, notifying]);
     await waitUntil(() => warnings.length > 0, 'the warning');
     expect(warnings[0]!.message).toMatch(/idle PostgreSQL connection lost/);
     expect(warnings[0]!.fields.err).toBeInstanceOf(Error);

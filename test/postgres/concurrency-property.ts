@@ -165,6 +165,11 @@ async function runPlan(store: TestPostgresEventStore, writersStores: EventStore[
     );
 
     // ---- the log as it is now -------------------------------------------------------------
+    // Every reported append is in the log once no older transaction runs: a store's notification
+    // (a transaction of its own, with an id) may still be committing, and holds the horizon that
+    // long. Gap-free means visible in position order, not at the instant the append returned.
+    const reportedHead = attempts.reduce((max, a) => (a.outcome.kind === 'ok' && a.outcome.result.lastGlobalPosition > max ? a.outcome.result.lastGlobalPosition : max), 0n);
+    await waitUntil(async () => (await store.headPosition()) >= reportedHead, 'the log to show every reported append');
     const log: RecordedEvent[] = [];
     for await (const e of store.readAll()) log.push(e);
     const byId = new Map(log.map((e) => [e.id, e]));
